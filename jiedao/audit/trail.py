@@ -1,0 +1,273 @@
+"""Writing and verifying the audit trail.
+
+Services wrap their work in :func:`atomic` and call :func:`record`. Events wait in memory
+until the outermost ``atomic`` block is about to commit; only then is the chain head locked,
+the events hashed onto the chain and inserted, and the transaction committed. The lock is
+held for a few inserts, not for the whole service, so concurrent writers on PostgreSQL queue
+only on that step (bench/audit_chain.py measures it). On SQLite the database lock already
+serialises writers.
+
+A service whose transaction rolls back leaves no audit row; refusals worth keeping (a failed
+login) are recorded in a transaction of their own with ``success=False``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from django.conf import settings
+from django.db import models, transaction
+from django.http import HttpRequest
+from django.utils import timezone
+
+from .models import AuditChainHead, AuditEvent
+
+GENESIS = "0" * 64
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts, and from where: passed to every service as ``by=``."""
+
+    user: Any = None  # accounts.User or None for the system itself
+    ip: str = ""
+    label: str = ""
+
+    @classmethod
+    def of(cls, request: HttpRequest) -> Actor:
+        user = request.user if request.user.is_authenticated else None
+        return cls(user=user, ip=client_ip(request), label=user.username if user else "")
+
+    @classmethod
+    def system(cls, label: str = "system") -> Actor:
+        return cls(user=None, ip="", label=label)
+
+    @property
+    def display(self) -> str:
+        if self.user is not None:
+            return self.user.username
+        return self.label or "system"
+
+
+def client_ip(request: HttpRequest) -> str:
+    header = settings.CLIENT_IP_HEADER
+    if header:
+        value = request.META.get(header, "")
+        if value:
+            return value.split(",")[0].strip()[:64]
+    return request.META.get("REMOTE_ADDR", "")[:64]
+
+
+@dataclass
+class _Pending:
+    depth: int = 0
+    events: list[AuditEvent] = field(default_factory=list)
+
+
+_state = threading.local()
+
+
+def _pending() -> _Pending:
+    if not hasattr(_state, "pending"):
+        _state.pending = _Pending()
+    return _state.pending
+
+
+@contextmanager
+def atomic() -> Iterator[None]:
+    """``transaction.atomic`` that seals this block's audit events just before commit."""
+    pending = _pending()
+    mark = len(pending.events)
+    pending.depth += 1
+    try:
+        with transaction.atomic():
+            yield
+            if pending.depth == 1 and pending.events:
+                _seal(pending.events)
+                pending.events = []
+    except BaseException:
+        del pending.events[mark:]
+        raise
+    finally:
+        pending.depth -= 1
+
+
+def atomic_service(func):
+    """Decorator form of :func:`atomic` for ``<entity>_<verb>`` services."""
+    from functools import wraps
+
+    @wraps(func)
+    def wrapper(*args, **kwargs):
+        with atomic():
+            return func(*args, **kwargs)
+
+    return wrapper
+
+
+def _plain(value: Any) -> Any:
+    """JSON-safe, hash-stable form of a value (Decimals, dates, models become strings)."""
+    if isinstance(value, models.Model):
+        return str(value.pk)
+    return json.loads(json.dumps(value, default=str, ensure_ascii=False))
+
+
+def record(
+    *,
+    by: Actor,
+    event_type: str,
+    target: models.Model | None = None,
+    target_type: str = "",
+    target_id: str = "",
+    target_label: str = "",
+    org_unit: Any = None,
+    changes: dict[str, Any] | None = None,
+    success: bool = True,
+    detail: str = "",
+) -> None:
+    """Queue one audit event; it is written with the enclosing :func:`atomic` block.
+
+    Outside any such block the event is written at once in its own transaction.
+    """
+    if target is not None:
+        target_type = target_type or target._meta.label_lower
+        target_id = target_id or str(target.pk)
+        target_label = target_label or str(target)[:200]
+    event = AuditEvent(
+        created_at=timezone.now(),
+        actor=by.user,
+        actor_label=by.display[:150],
+        event_type=event_type,
+        target_type=target_type,
+        target_id=str(target_id),
+        target_label=target_label[:200],
+        org_unit=org_unit,
+        org_path=getattr(org_unit, "path", "") or "",
+        success=success,
+        changes=_plain(changes or {}),
+        detail=detail[:500],
+        client_ip=by.ip,
+    )
+    pending = _pending()
+    if pending.depth:
+        pending.events.append(event)
+    else:
+        with atomic():
+            pending.events.append(event)
+
+
+def diff(instance: models.Model, before: dict[str, Any], fields: list[str]) -> dict[str, list]:
+    """``{field: [old, new]}`` for the fields whose value changed."""
+    changes = {}
+    for name in fields:
+        old, new = before.get(name), getattr(instance, name)
+        if isinstance(new, models.Model):
+            new = new.pk
+        if isinstance(old, models.Model):
+            old = old.pk
+        if old != new:
+            changes[name] = [old, new]
+    return changes
+
+
+def snapshot(instance: models.Model, fields: list[str]) -> dict[str, Any]:
+    return {
+        name: (getattr(instance, name).pk
+               if isinstance(getattr(instance, name), models.Model) else getattr(instance, name))
+        for name in fields
+    }
+
+
+# --- the chain ---------------------------------------------------------------------------
+
+def _timestamp(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def event_digest(event: AuditEvent, prev_hash: str) -> str:
+    """SHA-256 over the row's content and the previous row's hash, canonically encoded."""
+    content = {
+        "seq": event.seq,
+        "created_at": _timestamp(event.created_at),
+        "actor_id": event.actor_id,
+        "actor_label": event.actor_label,
+        "event_type": event.event_type,
+        "target_type": event.target_type,
+        "target_id": event.target_id,
+        "target_label": event.target_label,
+        "org_unit_id": event.org_unit_id,
+        "org_path": event.org_path,
+        "success": bool(event.success),
+        "changes": event.changes,
+        "detail": event.detail,
+        "client_ip": event.client_ip,
+        "prev_hash": prev_hash,
+    }
+    encoded = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(encoded.encode("utf-8")).hexdigest()
+
+
+def _seal(events: list[AuditEvent]) -> None:
+    head = AuditChainHead.objects.select_for_update().filter(pk=1).first()
+    if head is None:
+        AuditChainHead.objects.bulk_create(
+            [AuditChainHead(pk=1, seq=0, hash=GENESIS)], ignore_conflicts=True
+        )
+        head = AuditChainHead.objects.select_for_update().get(pk=1)
+    seq, prev = head.seq, head.hash
+    for event in events:
+        seq += 1
+        event.seq = seq
+        event.prev_hash = prev
+        event.hash = prev = event_digest(event, prev)
+    AuditEvent.objects.bulk_create(events)
+    AuditChainHead.objects.filter(pk=1).update(seq=seq, hash=prev)
+
+
+@dataclass
+class VerifyResult:
+    ok: bool
+    checked: int
+    problem: str = ""
+    seq: int | None = None
+
+
+def verify(*, progress=None, batch: int = 5000) -> VerifyResult:
+    """Walk the chain in seq order; report the first row that does not fit."""
+    prev, last_seq = GENESIS, 0
+    while rows := list(AuditEvent.objects.filter(seq__gt=last_seq).order_by("seq")[:batch]):
+        for event in rows:
+            expected = last_seq + 1
+            if event.seq != expected:
+                return VerifyResult(
+                    False, last_seq,
+                    f"第 {expected} 条缺失(其后是第 {event.seq} 条):有记录被删除", expected,
+                )
+            if event.prev_hash != prev:
+                return VerifyResult(
+                    False, last_seq,
+                    f"第 {event.seq} 条的前序哈希与第 {last_seq} 条不符:有记录被插入或替换",
+                    event.seq,
+                )
+            if event_digest(event, prev) != event.hash:
+                return VerifyResult(
+                    False, last_seq, f"第 {event.seq} 条的内容与其哈希不符:该记录被改动", event.seq
+                )
+            prev, last_seq = event.hash, event.seq
+        if progress is not None:
+            progress(len(rows))
+    head = AuditChainHead.objects.filter(pk=1).first()
+    head_seq, head_hash = (head.seq, head.hash) if head else (0, GENESIS)
+    if head_seq != last_seq or head_hash != prev:
+        return VerifyResult(
+            False, last_seq,
+            f"链头记到第 {head_seq} 条,可验证的只到第 {last_seq} 条:末尾记录被删除或链头被改动",
+            last_seq + 1,
+        )
+    return VerifyResult(True, last_seq)
