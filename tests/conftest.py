@@ -1,0 +1,74 @@
+"""Personas, built once per test: the demo organisation plus a second street to be kept out.
+
+``world.users[role]`` holds a persona in 朝农街道 (the demo's street); ``world.other[role]``
+the same role in 南浦街道. ``world.units`` maps region codes (and "street/department") to units.
+"""
+
+from dataclasses import dataclass, field
+
+import pytest
+
+from jiedao.accounts.models import User
+from jiedao.accounts.roles import Role
+from jiedao.accounts.services import membership_grant, user_create
+from jiedao.audit.trail import Actor
+from jiedao.core.models import OrgUnit
+from jiedao.demo.organisation import DEMO_PASSWORD, PERSONAS, load_organisation, load_personas
+
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+
+OTHER_STREET = "360103001"  # 南浦街道
+OTHER_UNIT_FOR_ROLE = {
+    Role.LEADER: OTHER_STREET,
+    Role.STAFF: OTHER_STREET,
+    Role.COMMUNITY_WORKER: "360103001001",
+    Role.GRID_WORKER: "360103001001001",
+    Role.PROVIDER: "360103001001",
+    Role.DISCIPLINE: OTHER_STREET,
+    Role.RESIDENT: "360103001001",
+    Role.DISTRICT_VIEWER: "360103",
+    Role.SYSADMIN: OTHER_STREET,
+    Role.SECADMIN: OTHER_STREET,
+    Role.AUDITOR: OTHER_STREET,
+}
+
+
+@dataclass
+class World:
+    units: dict[str, OrgUnit]
+    users: dict[str, User] = field(default_factory=dict)
+    other: dict[str, User] = field(default_factory=dict)
+    password: str = DEMO_PASSWORD
+
+    @property
+    def street(self) -> OrgUnit:
+        return self.units["360103012"]
+
+    @property
+    def other_street(self) -> OrgUnit:
+        return self.units[OTHER_STREET]
+
+
+@pytest.fixture
+def world(db) -> World:
+    by = Actor.system("test")
+    units = load_organisation(by)
+    load_personas(by, units)
+    w = World(units=units)
+    for username, _name, role, _unit in PERSONAS:
+        w.users[role] = User.objects.get(username=username)
+    for role, code in OTHER_UNIT_FOR_ROLE.items():
+        user = user_create(by=by, username=f"other_{role}", password=DEMO_PASSWORD,
+                           home_unit=units[code], full_name=f"外街{role}")
+        membership_grant(by=by, user=user, unit=units[code], role=role)
+        w.other[role] = user
+    return w
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    return {**browser_type_launch_args, "executable_path": "/usr/bin/chromium",
+            "args": CHROMIUM_ARGS}
