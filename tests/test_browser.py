@@ -1,0 +1,77 @@
+"""In Debian's Chromium: every demo persona signs in and sees only its role's navigation."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+from jiedao.accounts.roles import Role
+from jiedao.demo.organisation import PERSONAS
+
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # sync Playwright + live_server
+
+pytestmark = pytest.mark.browser
+SHOTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+
+EXPECTED_NAV = {
+    Role.LEADER: {"home", "org"},
+    Role.STAFF: {"home", "org"},
+    Role.COMMUNITY_WORKER: {"home", "org"},
+    Role.GRID_WORKER: {"home", "org"},
+    Role.PROVIDER: {"home"},
+    Role.DISCIPLINE: {"home"},
+    Role.RESIDENT: {"home"},
+    Role.DISTRICT_VIEWER: {"home", "org"},
+    Role.SYSADMIN: {"home", "org", "users", "admin"},
+    Role.SECADMIN: {"home", "org", "memberships", "admin"},
+    Role.AUDITOR: {"home", "audit"},
+}
+
+
+def sign_in(page, base_url, username, password):
+    page.goto(f"{base_url}/accounts/login/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    page.wait_for_load_state("networkidle")
+
+
+def nav_keys(page) -> set[str]:
+    return set(page.eval_on_selector_all("[data-nav]", "els => els.map(e => e.dataset.nav)"))
+
+
+def test_each_persona_sees_only_its_navigation(live_server, world, page):
+    SHOTS.mkdir(exist_ok=True)
+    page.set_viewport_size({"width": 1366, "height": 768})
+    for username, _name, role, _unit in PERSONAS:
+        sign_in(page, live_server.url, username, world.password)
+        assert page.url.rstrip("/") == live_server.url, f"{username} did not reach the home page"
+        assert nav_keys(page) == EXPECTED_NAV[role], username
+        page.screenshot(path=str(SHOTS / f"home-{role}.png"))
+        # every link the navigation offers opens
+        for href in page.eval_on_selector_all("[data-nav]", "els => els.map(e => e.href)"):
+            response = page.request.get(href)
+            assert response.status == 200, (username, href)
+        page.click("form[action$='/accounts/logout/'] button")
+        page.wait_for_url(f"{live_server.url}/accounts/login/**")
+
+
+def test_login_and_workbench_on_a_phone(live_server, world, page):
+    SHOTS.mkdir(exist_ok=True)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.screenshot(path=str(SHOTS / "login-phone.png"))
+    sign_in(page, live_server.url, "xitong", world.password)
+    assert nav_keys(page) == EXPECTED_NAV[Role.SYSADMIN]
+    # nothing is wider than the screen
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, width
+    page.screenshot(path=str(SHOTS / "home-phone.png"), full_page=True)
+
+
+def test_lockout_message_in_the_browser(live_server, world, page):
+    for _ in range(5):
+        sign_in(page, live_server.url, "shequ", "Wrong-pass1")
+    assert "账号已锁定" in page.content()
+    sign_in(page, live_server.url, "shequ", world.password)
+    assert "/accounts/login/" in page.url
