@@ -6,4 +6,5 @@ app_name = "front"
 urlpatterns = [
     path("", views.home, name="home"),
     path("org/", views.org_tree, name="org_tree"),
+    path("org/<int:pk>/", views.org_unit, name="org_unit"),
 ]

@@ -1,0 +1,44 @@
+// jiedao: the few behaviours the pages need, without a framework.
+(function () {
+  "use strict";
+
+  function setupNavToggle() {
+    var button = document.querySelector(".nav-toggle");
+    var nav = document.getElementById("sidebar");
+    if (!button || !nav) return;
+    button.addEventListener("click", function () {
+      var open = nav.classList.toggle("is-open");
+      button.setAttribute("aria-expanded", open ? "true" : "false");
+    });
+  }
+
+  // The server marks the current item when it knows it; otherwise the longest matching
+  // link prefix wins (so /accounts/users/5/ highlights 账号管理).
+  function markCurrentNav() {
+    var links = document.querySelectorAll(".sidebar a[data-nav]");
+    if (!links.length || document.querySelector(".sidebar a.is-current")) return;
+    var path = window.location.pathname, best = null, bestLen = 0;
+    links.forEach(function (a) {
+      var href = a.getAttribute("href");
+      if (href && href !== "/" && path.indexOf(href) === 0 && href.length > bestLen) {
+        best = a; bestLen = href.length;
+      }
+    });
+    if (best) { best.classList.add("is-current"); best.setAttribute("aria-current", "page"); }
+  }
+
+  // <form data-confirm="…"> asks before submitting (revoke, deactivate).
+  function setupConfirm() {
+    document.addEventListener("submit", function (event) {
+      var form = event.target;
+      var question = form.getAttribute && form.getAttribute("data-confirm");
+      if (question && !window.confirm(question)) event.preventDefault();
+    }, true);
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    setupNavToggle();
+    markCurrentNav();
+    setupConfirm();
+  });
+})();
