@@ -238,36 +238,65 @@ class VerifyResult:
     seq: int | None = None
 
 
-def verify(*, progress=None, batch: int = 5000) -> VerifyResult:
-    """Walk the chain in seq order; report the first row that does not fit."""
-    prev, last_seq = GENESIS, 0
-    while rows := list(AuditEvent.objects.filter(seq__gt=last_seq).order_by("seq")[:batch]):
-        for event in rows:
-            expected = last_seq + 1
-            if event.seq != expected:
-                return VerifyResult(
-                    False, last_seq,
-                    f"第 {expected} 条缺失(其后是第 {event.seq} 条):有记录被删除", expected,
-                )
-            if event.prev_hash != prev:
-                return VerifyResult(
-                    False, last_seq,
-                    f"第 {event.seq} 条的前序哈希与第 {last_seq} 条不符:有记录被插入或替换",
-                    event.seq,
-                )
-            if event_digest(event, prev) != event.hash:
-                return VerifyResult(
-                    False, last_seq, f"第 {event.seq} 条的内容与其哈希不符:该记录被改动", event.seq
-                )
-            prev, last_seq = event.hash, event.seq
-        if progress is not None:
-            progress(len(rows))
+def _head() -> tuple[int, str]:
     head = AuditChainHead.objects.filter(pk=1).first()
-    head_seq, head_hash = (head.seq, head.hash) if head else (0, GENESIS)
-    if head_seq != last_seq or head_hash != prev:
-        return VerifyResult(
-            False, last_seq,
-            f"链头记到第 {head_seq} 条,可验证的只到第 {last_seq} 条:末尾记录被删除或链头被改动",
-            last_seq + 1,
-        )
-    return VerifyResult(True, last_seq)
+    return (head.seq, head.hash) if head else (0, GENESIS)
+
+
+def verify(*, progress=None, batch: int = 5000) -> VerifyResult:
+    """Walk the chain in seq order; report the first row that does not fit.
+
+    Safe while others write: the head is read *before* the rows and the walk stops at it,
+    so rows committed during the walk are not mistaken for a mismatch with the head. A row
+    beyond the head is then a forgery only if the head, read again after seeing that row,
+    still does not cover it (a row and the head's advance commit together); if the head
+    has moved on, the walk continues to it.
+    """
+    prev, last_seq = GENESIS, 0
+    head_seq, head_hash = _head()
+    while True:
+        while last_seq < head_seq and (rows := list(
+            AuditEvent.objects.filter(seq__gt=last_seq, seq__lte=head_seq).order_by("seq")[:batch]
+        )):
+            for event in rows:
+                expected = last_seq + 1
+                if event.seq != expected:
+                    return VerifyResult(
+                        False, last_seq,
+                        f"第 {expected} 条缺失(其后是第 {event.seq} 条):有记录被删除", expected,
+                    )
+                if event.prev_hash != prev:
+                    return VerifyResult(
+                        False, last_seq,
+                        f"第 {event.seq} 条的前序哈希与第 {last_seq} 条不符:有记录被插入或替换",
+                        event.seq,
+                    )
+                if event_digest(event, prev) != event.hash:
+                    return VerifyResult(
+                        False, last_seq,
+                        f"第 {event.seq} 条的内容与其哈希不符:该记录被改动", event.seq,
+                    )
+                prev, last_seq = event.hash, event.seq
+            if progress is not None:
+                progress(len(rows))
+        if last_seq != head_seq:
+            return VerifyResult(
+                False, last_seq,
+                f"链头记到第 {head_seq} 条,可验证的只到第 {last_seq} 条:末尾记录被删除或链头被改动",
+                last_seq + 1,
+            )
+        if prev != head_hash:
+            return VerifyResult(
+                False, max(last_seq - 1, 0),
+                f"第 {last_seq} 条的哈希与链头不符:末尾记录被替换或链头被改动", last_seq,
+            )
+        beyond = (AuditEvent.objects.filter(seq__gt=last_seq).order_by("seq")
+                  .values_list("seq", flat=True).first())
+        if beyond is None:
+            return VerifyResult(True, last_seq)
+        head_seq, head_hash = _head()
+        if head_seq <= last_seq:
+            return VerifyResult(
+                False, last_seq,
+                f"第 {beyond} 条在链头(第 {last_seq} 条)之后:有记录被插入或链头被改动", beyond,
+            )
