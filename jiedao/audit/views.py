@@ -36,10 +36,11 @@ SUCCESS_CHOICES = [("", gettext_lazy("全部")), ("1", gettext_lazy("成功")),
 
 
 class EventFilterForm(forms.Form):
+    # <input type="date"> takes ISO dates whatever the locale's display format.
     date_from = forms.DateField(label=gettext_lazy("起始日期"), required=False,
-                                widget=forms.DateInput(attrs={"type": "date"}))
+                                widget=forms.DateInput({"type": "date"}, format="%Y-%m-%d"))
     date_to = forms.DateField(label=gettext_lazy("截止日期"), required=False,
-                              widget=forms.DateInput(attrs={"type": "date"}))
+                              widget=forms.DateInput({"type": "date"}, format="%Y-%m-%d"))
     actor = forms.CharField(label=gettext_lazy("操作人"), max_length=150, required=False,
                             widget=forms.TextInput(attrs={"placeholder": gettext_lazy("用户名")}))
     event_type = forms.ChoiceField(label=gettext_lazy("事件"), required=False)

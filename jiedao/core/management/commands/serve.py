@@ -36,6 +36,9 @@ def granian_argv(host: str, port: int, workers: int) -> list[str]:
         "--host", host,
         "--port", str(port),
         "--workers", str(workers),
+        # Django views block; a few threads per worker is plenty for an office and keeps
+        # SQLite's single writer from being queued by hundreds of threads.
+        "--blocking-threads", str(int(os.environ.get("JIEDAO_THREADS", "8"))),
         "--respawn-failed-workers",
         WSGI_APP,
     ]
