@@ -145,14 +145,14 @@ def record(
         actor_label=by.display[:150],
         event_type=event_type,
         target_type=target_type,
-        target_id=str(target_id),
+        target_id=str(target_id)[:64],
         target_label=target_label[:200],
         org_unit=org_unit,
         org_path=getattr(org_unit, "path", "") or "",
         success=success,
         changes=_plain(changes or {}),
         detail=detail[:500],
-        client_ip=by.ip,
+        client_ip=by.ip[:64],
     )
     pending = _pending()
     if pending.depth:

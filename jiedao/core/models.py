@@ -65,6 +65,17 @@ class OrgUnit(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def save(self, *args, **kwargs) -> None:
+        super().save(*args, **kwargs)  # a new row needs its id before its path
+        new_path = (self.parent.path if self.parent else "/") + f"{self.pk}/"
+        if new_path != self.path:
+            old_path, self.path = self.path, new_path
+            OrgUnit.objects.filter(pk=self.pk).update(path=new_path)
+            if old_path:  # moving a unit moves its subtree
+                subtree = OrgUnit.objects.filter(path__startswith=old_path).exclude(pk=self.pk)
+                for pk, path in subtree.values_list("pk", "path"):
+                    OrgUnit.objects.filter(pk=pk).update(path=new_path + path[len(old_path):])
+
     def clean(self) -> None:
         allowed = ALLOWED_PARENTS[self.kind]
         if allowed and (self.parent is None or self.parent.kind not in allowed):
@@ -77,17 +88,6 @@ class OrgUnit(models.Model):
             raise ValidationError({"parent": _("区是最高一级,不能有上级")})
         parent_code = self.parent.code if self.parent else ""
         validate_region_code(self.kind, self.code, parent_code)
-
-    def save(self, *args, **kwargs) -> None:
-        super().save(*args, **kwargs)  # a new row needs its id before its path
-        new_path = (self.parent.path if self.parent else "/") + f"{self.pk}/"
-        if new_path != self.path:
-            old_path, self.path = self.path, new_path
-            OrgUnit.objects.filter(pk=self.pk).update(path=new_path)
-            if old_path:  # moving a unit moves its subtree
-                subtree = OrgUnit.objects.filter(path__startswith=old_path).exclude(pk=self.pk)
-                for pk, path in subtree.values_list("pk", "path"):
-                    OrgUnit.objects.filter(pk=pk).update(path=new_path + path[len(old_path):])
 
     # --- the questions access control asks -------------------------------------------
     def contains(self, other: "OrgUnit") -> bool:
