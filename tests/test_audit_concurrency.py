@@ -82,7 +82,7 @@ def make_units() -> list[OrgUnit]:
 
 # --- the scenarios (also run by the SQLite child process) ---------------------------------
 
-def scenario_services(units: list[OrgUnit]) -> None:
+def scenario_services(units: list[OrgUnit]) -> int:
     before = head_seq()
     by = Actor(label="并发测试", ip="127.0.0.1")
 
@@ -98,9 +98,10 @@ def scenario_services(units: list[OrgUnit]) -> None:
         assert fresh.name == f"{unit.name}-{PER_THREAD - 1}"
         assert AuditEvent.objects.filter(seq__gt=before, event_type="org.unit_update",
                                          target_id=str(unit.pk)).count() == PER_THREAD
+    return head_seq() - before
 
 
-def scenario_bare_records() -> None:
+def scenario_bare_records() -> int:
     """``record`` outside any block (a failed login) seals in its own transaction."""
     before = head_seq()
 
@@ -113,6 +114,7 @@ def scenario_bare_records() -> None:
     assert_gapless(before + THREADS * PER_THREAD)
     labels = AuditEvent.objects.filter(seq__gt=before).values_list("actor_label", flat=True)
     assert sorted(labels) == sorted(f"t{i}" for i in range(THREADS) for _ in range(PER_THREAD))
+    return head_seq() - before
 
 
 def scenario_verify_alongside_writers(units: list[OrgUnit]) -> int:
@@ -161,14 +163,14 @@ in_process = pytest.mark.skipif(
 @in_process
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_services_keep_the_chain_gapless():
-    scenario_services(make_units())
+    assert scenario_services(make_units()) == THREADS * PER_THREAD
 
 
 @pytest.mark.postgres
 @in_process
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_bare_records_keep_the_chain_gapless():
-    scenario_bare_records()
+    assert scenario_bare_records() == THREADS * PER_THREAD
 
 
 @pytest.mark.postgres

@@ -21,7 +21,7 @@ BY = Actor.system("test")
     ("department", "", ""),
 ])
 def test_valid_region_codes(kind, code, parent):
-    validate_region_code(kind, code, parent)
+    assert validate_region_code(kind, code, parent) is None  # raises when the code is refused
 
 
 @pytest.mark.parametrize("kind, code, parent, words", [
