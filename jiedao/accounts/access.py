@@ -113,6 +113,11 @@ def units_visible(user) -> QuerySet[OrgUnit]:
     return OrgUnit.objects.filter(q)
 
 
+def units_in_scope(user, cap: str) -> QuerySet[OrgUnit]:
+    """Active units where ``user`` may use ``cap``, in tree order (for choosing one)."""
+    return scoped(OrgUnit.objects.filter(is_active=True), user, cap, field="").order_by("path")
+
+
 def access_unit_by_id(user, unit_id: int, cap: str = Cap.BUSINESS_READ) -> OrgUnit:
     return get_scoped_or_404(OrgUnit.objects.all(), user, cap, field="", pk=unit_id)
 

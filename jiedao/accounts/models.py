@@ -3,6 +3,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from jiedao.core.identifiers import validate_mobile
+
 from .roles import Role
 
 
@@ -12,7 +14,7 @@ class User(AbstractUser):
     first_name = None  # type: ignore[assignment]
     last_name = None  # type: ignore[assignment]
     full_name = models.CharField(_("姓名"), max_length=50, blank=True)
-    phone = models.CharField(_("手机号"), max_length=11, blank=True)
+    phone = models.CharField(_("手机号"), max_length=11, blank=True, validators=[validate_mobile])
     home_unit = models.ForeignKey(
         "core.OrgUnit",
         verbose_name=_("所属单位"),

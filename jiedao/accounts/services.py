@@ -5,6 +5,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
 from jiedao.audit.trail import Actor, atomic_service, record
+from jiedao.core.identifiers import normalize_mobile
 from jiedao.core.models import OrgUnit
 
 from .access import forget
@@ -24,7 +25,8 @@ def user_create(
 ) -> User:
     if User.objects.filter(username=username).exists():
         raise ValidationError({"username": _("用户名“%(u)s”已被使用") % {"u": username}})
-    user = User(username=username, full_name=full_name, phone=phone, home_unit=home_unit)
+    user = User(username=username, full_name=full_name, phone=normalize_mobile(phone),
+                home_unit=home_unit)
     validate_password(password, user)
     user.set_password(password)
     user.full_clean(exclude=["password"])

@@ -10,16 +10,13 @@ from __future__ import annotations
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.password_validation import password_validators_help_text_html
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.core.validators import RegexValidator
 from django.db.models import Q
 from django.http import HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.functional import lazy
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -28,116 +25,14 @@ from django.views.decorators.http import require_POST
 
 from jiedao.audit.trail import Actor
 from jiedao.core.masking import mask_name, mask_phone
-from jiedao.core.models import OrgUnit
 
 from . import services
-from .access import access_user_by_id, get_scoped_or_404, require_cap, scoped
+from .access import access_user_by_id, get_scoped_or_404, require_cap, scoped, units_in_scope
+from .forms import MembershipGrantForm, PasswordForm, UserCreateForm
 from .models import Membership, User
 from .roles import Cap, Role
 
 PAGE_SIZE = 50
-
-# --- forms ------------------------------------------------------------------------------
-
-
-EMPTY_LABEL = gettext_lazy("请选择")
-
-
-class Form(forms.Form):
-    def __init__(self, *args, **kwargs) -> None:
-        kwargs.setdefault("label_suffix", "")  # labels stand above their fields: no colon
-        super().__init__(*args, **kwargs)
-
-
-class ModelChoice(forms.ModelChoiceField):
-    def __init__(self, *args, **kwargs) -> None:
-        kwargs.setdefault("empty_label", EMPTY_LABEL)
-        super().__init__(*args, **kwargs)
-
-
-class UnitChoiceField(ModelChoice):
-    def label_from_instance(self, obj: OrgUnit) -> str:
-        return f"{obj.name}({obj.get_kind_display()})"
-
-
-class UserChoiceField(ModelChoice):
-    """Accounts are listed masked, like everywhere else: 张*(zhangsan)."""
-
-    def label_from_instance(self, obj: User) -> str:
-        return f"{mask_name(obj.full_name)}({obj.username})" if obj.full_name else obj.username
-
-
-_password_help = lazy(password_validators_help_text_html, str)
-
-
-class UserCreateForm(Form):
-    username = forms.CharField(
-        label=gettext_lazy("用户名"), max_length=150,
-        help_text=gettext_lazy("登录用,可含字母、数字和 @ . + - _"),
-        widget=forms.TextInput(attrs={"autocomplete": "off"}),
-    )
-    full_name = forms.CharField(label=gettext_lazy("姓名"), max_length=50)
-    phone = forms.CharField(
-        label=gettext_lazy("手机号"), max_length=11, required=False,
-        validators=[RegexValidator(r"^1\d{10}$", gettext_lazy("请输入 11 位手机号"))],
-        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
-    )
-    home_unit = UnitChoiceField(label=gettext_lazy("所属单位"), queryset=OrgUnit.objects.none())
-    password = forms.CharField(
-        label=gettext_lazy("初始密码"), strip=False, help_text=_password_help(),
-        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-    )
-    password2 = forms.CharField(
-        label=gettext_lazy("确认密码"), strip=False,
-        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-    )
-
-    def __init__(self, *args, units, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.fields["home_unit"].queryset = units
-
-    def clean(self):
-        data = super().clean()
-        if data.get("password") and data.get("password2") != data.get("password"):
-            self.add_error("password2", _("两次输入的密码不一致"))
-        return data
-
-
-class PasswordForm(Form):
-    password = forms.CharField(
-        label=gettext_lazy("新密码"), strip=False, help_text=_password_help(),
-        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-    )
-    password2 = forms.CharField(
-        label=gettext_lazy("确认新密码"), strip=False,
-        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-    )
-
-    def clean(self):
-        data = super().clean()
-        if data.get("password") and data.get("password2") != data.get("password"):
-            self.add_error("password2", _("两次输入的密码不一致"))
-        return data
-
-
-class MembershipGrantForm(Form):
-    user = UserChoiceField(label=gettext_lazy("账号"), queryset=User.objects.none())
-    unit = UnitChoiceField(label=gettext_lazy("单位"), queryset=OrgUnit.objects.none())
-    role = forms.ChoiceField(label=gettext_lazy("角色"),
-                             choices=[("", EMPTY_LABEL), *Role.choices])
-
-    def __init__(self, *args, actor, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.fields["user"].queryset = scoped(
-            User.objects.filter(is_active=True).order_by("username"), actor, Cap.ROLES,
-            field="home_unit",
-        )
-        self.fields["unit"].queryset = _units_in_scope(actor, Cap.ROLES)
-
-
-def _units_in_scope(actor, cap: str):
-    return scoped(OrgUnit.objects.filter(is_active=True), actor, cap, field="").order_by("path")
-
 
 def _add_service_errors(form: forms.Form, error: ValidationError, field: str | None) -> None:
     """Put a service's ValidationError on the form: per field when it names fields it has."""
@@ -212,7 +107,7 @@ def user_list(request):
 @login_required
 def user_create(request):
     require_cap(request.user, Cap.USERS)
-    form = UserCreateForm(request.POST or None, units=_units_in_scope(request.user, Cap.USERS))
+    form = UserCreateForm(request.POST or None, units=units_in_scope(request.user, Cap.USERS))
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -300,7 +195,7 @@ def _render_memberships(request, grant_form: MembershipGrantForm):
     memberships = scoped(
         Membership.objects.select_related("user", "unit"), request.user, Cap.ROLES, field="unit"
     )
-    units = _units_in_scope(request.user, Cap.ROLES)
+    units = units_in_scope(request.user, Cap.ROLES)
     role = request.GET.get("role", "")
     if role in Role.values:
         memberships = memberships.filter(role=role)
