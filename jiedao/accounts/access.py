@@ -105,10 +105,14 @@ def require_cap(user, cap: str, unit: OrgUnit | None = None) -> None:
 
 # --- specific questions -----------------------------------------------------------------
 
+# Whoever holds one of these on a unit may open that unit's organisation page.
+ORG_CAPS = (Cap.BUSINESS_READ, Cap.USERS, Cap.CONFIG, Cap.ROLES)
+
+
 def units_visible(user) -> QuerySet[OrgUnit]:
-    """Org units a user may open: those in scope of any business capability."""
+    """Org units a user may open: those in scope of any of ``ORG_CAPS``."""
     q = Q(pk__in=[])
-    for cap in (Cap.BUSINESS_READ, Cap.USERS, Cap.CONFIG, Cap.ROLES):
+    for cap in ORG_CAPS:
         q |= scope_q(user, cap, field="")
     return OrgUnit.objects.filter(q)
 

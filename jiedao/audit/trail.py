@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import wraps
 from typing import Any
 
 from django.conf import settings
@@ -101,7 +102,6 @@ def atomic() -> Iterator[None]:
 
 def atomic_service(func):
     """Decorator form of :func:`atomic` for ``<entity>_<verb>`` services."""
-    from functools import wraps
 
     @wraps(func)
     def wrapper(*args, **kwargs):

@@ -14,15 +14,12 @@ from django.http import Http404
 from django.shortcuts import render
 from django.utils.translation import gettext_lazy as _
 
-from jiedao.accounts.access import has_cap, units_visible
+from jiedao.accounts.access import ORG_CAPS, has_cap, units_visible
 from jiedao.accounts.models import Membership, User
-from jiedao.accounts.roles import Cap, Role
+from jiedao.accounts.roles import Role
 from jiedao.core.models import OrgUnit, OrgUnitKind
 
 from .navigation import items_for
-
-# Whoever holds one of these somewhere may open the organisation pages (units_visible's union).
-ORG_CAPS = (Cap.BUSINESS_READ, Cap.USERS, Cap.CONFIG, Cap.ROLES)
 
 # Siblings in the tree: communities before departments, then by region code and name.
 KIND_ORDER = {
