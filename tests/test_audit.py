@@ -687,3 +687,23 @@ def test_verify_from_the_page_reports_tampering(client, world):
     event = AuditEvent.objects.filter(event_type="audit.verify").get()
     assert not event.success and "第 7 条" in event.detail
 
+
+
+def test_an_event_in_a_rolled_back_savepoint_is_not_sealed(world):
+    """A service may try something in a plain savepoint and carry on when it fails: what was
+    recorded inside that savepoint is rolled back with it, the rest is kept."""
+    by = trail.Actor.system("test")
+    before = AuditEvent.objects.order_by("-seq").values_list("seq", flat=True).first()
+    with trail.atomic():
+        trail.record(by=by, event_type="test.kept")
+        try:
+            with transaction.atomic():
+                trail.record(by=by, event_type="test.rolled_back")
+                raise RuntimeError("inner step failed")
+        except RuntimeError:
+            pass
+        trail.record(by=by, event_type="test.kept_too")
+    types = list(AuditEvent.objects.filter(seq__gt=before).order_by("seq")
+                 .values_list("event_type", flat=True))
+    assert types == ["test.kept", "test.kept_too"]
+    assert trail.verify().ok

@@ -7,8 +7,9 @@ held for a few inserts, not for the whole service, so concurrent writers on Post
 only on that step (bench/audit_chain.py measures it). On SQLite the database lock already
 serialises writers.
 
-A service whose transaction rolls back leaves no audit row; refusals worth keeping (a failed
-login) are recorded in a transaction of their own with ``success=False``.
+A service whose transaction rolls back leaves no audit row, and neither does a savepoint
+inside it that rolls back; refusals worth keeping (a failed login) are recorded in a
+transaction of their own with ``success=False``.
 """
 
 from __future__ import annotations
@@ -91,7 +92,7 @@ def atomic() -> Iterator[None]:
         with transaction.atomic():
             yield
             if pending.depth == 1 and pending.events:
-                _seal(pending.events)
+                _seal(_not_rolled_back(pending.events))
                 pending.events = []
     except BaseException:
         del pending.events[mark:]
@@ -154,12 +155,31 @@ def record(
         detail=detail[:500],
         client_ip=by.ip[:64],
     )
-    pending = _pending()
-    if pending.depth:
-        pending.events.append(event)
+    if _pending().depth:
+        _queue(event)
     else:
         with atomic():
-            pending.events.append(event)
+            _queue(event)
+
+
+class _Marker:
+    """A no-op on-commit callback that travels with a queued event. Django drops callbacks
+    registered inside a savepoint that rolls back — also a plain ``transaction.atomic()``
+    whose error was caught — so a missing marker means the event was rolled back too."""
+
+    def __call__(self) -> None:
+        pass
+
+
+def _queue(event: AuditEvent) -> None:
+    event._marker = marker = _Marker()
+    transaction.on_commit(marker)
+    _pending().events.append(event)
+
+
+def _not_rolled_back(events: list[AuditEvent]) -> list[AuditEvent]:
+    live = {id(func) for _sids, func, _robust in transaction.get_connection().run_on_commit}
+    return [event for event in events if id(event._marker) in live]
 
 
 def diff(instance: models.Model, before: dict[str, Any], fields: list[str]) -> dict[str, list]:
@@ -214,6 +234,8 @@ def event_digest(event: AuditEvent, prev_hash: str) -> str:
 
 
 def _seal(events: list[AuditEvent]) -> None:
+    if not events:
+        return
     head = AuditChainHead.objects.select_for_update().filter(pk=1).first()
     if head is None:
         AuditChainHead.objects.bulk_create(
