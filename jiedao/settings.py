@@ -64,6 +64,10 @@ INSTALLED_APPS = [
     "jiedao.accounts",
     "jiedao.audit",
     "jiedao.front",
+    "jiedao.ledgers",
+    "jiedao.cases",
+    "jiedao.records",
+    "jiedao.checker",
     "jiedao.demo",
     "django.contrib.admin",
     "django.contrib.auth",
@@ -74,6 +78,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "django_tasks_db",
+    "ninja",
 ]
 
 MIDDLEWARE = [

@@ -1,10 +1,18 @@
 from django.urls import include, path
 
+from jiedao.api import api
 from jiedao.front.admin_site import admin_site
 
 urlpatterns = [
     path("", include("jiedao.front.urls")),
     path("accounts/", include("jiedao.accounts.urls")),
     path("audit/", include("jiedao.audit.urls")),
+    path("cases/", include("jiedao.cases.urls")),
+    path("ledgers/", include("jiedao.ledgers.urls")),
+    path("records/", include("jiedao.records.urls")),
+    path("checker/", include("jiedao.checker.urls")),
+    path("api/", api.urls),
+    path("open311/v2/", include("jiedao.cases.open311_urls")),
+    path("s/", include("jiedao.cases.public_urls")),
     path("admin/", admin_site.urls),
 ]

@@ -19,6 +19,7 @@ EXPECTED = {
     Role.DISCIPLINE: {Cap.INTEGRITY},
     Role.RESIDENT: {Cap.OWN_REQUESTS},
     Role.DISTRICT_VIEWER: {Cap.BUSINESS_READ},
+    Role.DISTRICT_STATISTICIAN: {Cap.BUSINESS_READ, Cap.DISTRICT_STATS},
     Role.SYSADMIN: {Cap.USERS, Cap.CONFIG},
     Role.SECADMIN: {Cap.ROLES, Cap.SECURITY},
     Role.AUDITOR: {Cap.AUDIT},
@@ -42,8 +43,8 @@ def test_no_role_has_anything_in_the_other_street(world):
     """A 朝农 persona holds no capability on 南浦's units, whatever the capability."""
     units = list(OrgUnit.objects.filter(path__startswith=world.other_street.path))
     for role in Role.values:
-        if role == Role.DISTRICT_VIEWER:
-            continue  # reads the whole district by design (next test)
+        if role in (Role.DISTRICT_VIEWER, Role.DISTRICT_STATISTICIAN):
+            continue  # district roles read the whole district by design (next test)
         for cap in Cap.values:
             for unit in units:
                 assert not access.has_cap(world.users[role], cap, unit), (role, cap, unit.name)
@@ -52,7 +53,7 @@ def test_no_role_has_anything_in_the_other_street(world):
 def test_other_street_personas_have_nothing_in_ours(world):
     units = list(OrgUnit.objects.filter(path__startswith=world.street.path))
     for role, user in world.other.items():
-        if role == Role.DISTRICT_VIEWER:
+        if role in (Role.DISTRICT_VIEWER, Role.DISTRICT_STATISTICIAN):
             continue
         for cap in Cap.values:
             assert not any(access.has_cap(user, cap, unit) for unit in units), (role, cap)
@@ -94,7 +95,8 @@ def test_missing_and_not_yours_are_the_same_404(world):
     missing_id = OrgUnit.objects.order_by("-pk").first().pk + 1000
     for role in Role.values:
         user = world.users[role]
-        not_yours = [world.other_street.pk] if role != Role.DISTRICT_VIEWER else []
+        district_wide = role in (Role.DISTRICT_VIEWER, Role.DISTRICT_STATISTICIAN)
+        not_yours = [] if district_wide else [world.other_street.pk]
         if Cap.BUSINESS_READ not in EXPECTED[role]:
             not_yours.append(own_unit(user).pk)  # no business reading, even at home
         for unit_id in [missing_id, "abc", *not_yours]:

@@ -18,6 +18,7 @@ class Role(models.TextChoices):
     DISCIPLINE = "discipline", _("纪工委")
     RESIDENT = "resident", _("居民")
     DISTRICT_VIEWER = "district_viewer", _("区级查看")
+    DISTRICT_STATISTICIAN = "district_statistician", _("区统计员")
     SYSADMIN = "sysadmin", _("系统管理员")
     SECADMIN = "secadmin", _("安全管理员")
     AUDITOR = "auditor", _("审计管理员")
@@ -32,6 +33,7 @@ class Cap(models.TextChoices):
     OWN_REQUESTS = "requests.own", _("提交和跟踪本人的诉求")
     REVEAL_PERSONAL = "personal.reveal", _("查看完整个人信息")
     INTEGRITY = "integrity.manage", _("廉政档案")
+    DISTRICT_STATS = "indicators.district", _("录入全区各街道统计数据")
     USERS = "users.manage", _("账号管理")
     CONFIG = "config.manage", _("系统配置")
     ROLES = "roles.manage", _("角色授权")
@@ -51,6 +53,7 @@ GRANTS: dict[str, frozenset[str]] = {
     Role.DISCIPLINE: frozenset({Cap.INTEGRITY}),
     Role.RESIDENT: frozenset({Cap.OWN_REQUESTS}),
     Role.DISTRICT_VIEWER: frozenset({Cap.BUSINESS_READ}),
+    Role.DISTRICT_STATISTICIAN: frozenset({Cap.BUSINESS_READ, Cap.DISTRICT_STATS}),
     Role.SYSADMIN: frozenset({Cap.USERS, Cap.CONFIG}),
     Role.SECADMIN: frozenset({Cap.ROLES, Cap.SECURITY}),
     Role.AUDITOR: frozenset({Cap.AUDIT}),
@@ -68,6 +71,7 @@ ROLE_UNIT_KINDS: dict[str, tuple[str, ...]] = {
     Role.DISCIPLINE: ("street", "department"),
     Role.RESIDENT: ("community", "grid"),
     Role.DISTRICT_VIEWER: ("district",),
+    Role.DISTRICT_STATISTICIAN: ("district",),
     Role.SYSADMIN: ("district", "street"),
     Role.SECADMIN: ("district", "street"),
     Role.AUDITOR: ("district", "street"),

@@ -44,6 +44,7 @@ PERSONAS = [
     ("jiwei", "赵清", Role.DISCIPLINE, "360103012/纪工委"),
     ("jumin", "周小梅", Role.RESIDENT, "360103012001"),
     ("quji", "孙立", Role.DISTRICT_VIEWER, "360103"),
+    ("tongji", "黄统计", Role.DISTRICT_STATISTICIAN, "360103"),
     ("xitong", "吴系统", Role.SYSADMIN, "360103012"),
     ("anquan", "郑安全", Role.SECADMIN, "360103012"),
     ("shenji", "钱审计", Role.AUDITOR, "360103012"),

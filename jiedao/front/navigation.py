@@ -1,6 +1,8 @@
 """The staff navigation, by capability: each role sees only what it may open."""
 
 from dataclasses import dataclass
+from functools import cache
+from importlib import import_module
 
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
@@ -28,12 +30,22 @@ NAV: list[NavItem] = [
 ]
 
 
+# Business apps add their own entries (``<app>/navigation.py``), shown after the home page.
+NAV_APPS = ("cases", "ledgers", "records", "checker")
+
+
+@cache
+def all_items() -> list[NavItem]:
+    extra = [item for app in NAV_APPS for item in import_module(f"jiedao.{app}.navigation").NAV_ITEMS]
+    return NAV[:1] + extra + NAV[1:]
+
+
 def items_for(user) -> list[dict]:
     if not user.is_authenticated:
         return []
     caps = capabilities(user)
     return [
         {"key": item.key, "label": item.label, "url": reverse(item.url_name)}
-        for item in NAV
+        for item in all_items()
         if not item.caps or item.caps & caps
     ]

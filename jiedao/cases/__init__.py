@@ -1,0 +1,1 @@
+"""Cases (工单): the closed loop — issue 3."""

@@ -1,0 +1,1 @@
+"""The report checker — issue 6."""

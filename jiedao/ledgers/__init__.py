@@ -1,0 +1,1 @@
+"""Ledgers (台账) — issue 4."""

@@ -1,0 +1,1 @@
+"""Work records and indicators — issue 5."""
