@@ -11,7 +11,10 @@ DEMO_APPS = ("ledgers", "cases", "records", "checker")
 
 
 class Command(BaseCommand):
-    help = "载入演示数据:西湖区、朝农街道及其社区、网格、科室,每个角色一个演示账号,以及工单、台账、工作记录样例(可重复运行)。"
+    help = (
+        "载入演示数据:西湖区、朝农街道及其社区、网格、科室,每个角色一个演示账号,"
+        "以及工单、台账、工作记录样例(可重复运行)。"
+    )
 
     def handle(self, *args, **options):
         by = Actor.system("demo")
