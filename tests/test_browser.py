@@ -22,6 +22,7 @@ EXPECTED_NAV = {
     Role.DISCIPLINE: {"home"},
     Role.RESIDENT: {"home"},
     Role.DISTRICT_VIEWER: {"home", "org"},
+    Role.DISTRICT_STATISTICIAN: {"home", "org"},
     Role.SYSADMIN: {"home", "org", "users", "admin"},
     Role.SECADMIN: {"home", "org", "memberships", "admin"},
     Role.AUDITOR: {"home", "audit"},
