@@ -204,6 +204,18 @@ STORAGES = {
 MEDIA_ROOT = Path(env_str("JIEDAO_MEDIA_ROOT", str(VAR_DIR / "media")))
 MEDIA_URL = "/media/"
 
+# --- Cases ----------------------------------------------------------------------------
+# An open case whose deadline falls within this many hours is "due soon".
+JIEDAO_CASE_DUE_SOON_HOURS = env_int("JIEDAO_CASE_DUE_SOON_HOURS", 24)
+# Intake duplicate suggestions look back this many days.
+JIEDAO_CASE_DUPLICATE_DAYS = env_int("JIEDAO_CASE_DUPLICATE_DAYS", 30)
+# Attachments: at most this many bytes each; images and PDF only (type sniffed from content).
+JIEDAO_ATTACHMENT_MAX_BYTES = env_int("JIEDAO_ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024)
+# SMS / 企业微信 sender: a dotted path to a backend class; the default only logs.
+JIEDAO_MESSAGE_BACKEND = env_str("JIEDAO_MESSAGE_BACKEND", "jiedao.cases.messaging.LogBackend")
+# The resident page: at most this many submissions/lookups per client address per hour.
+JIEDAO_PUBLIC_RATE_PER_HOUR = env_int("JIEDAO_PUBLIC_RATE_PER_HOUR", 30)
+
 # --- Background work ------------------------------------------------------------------
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 

@@ -1,0 +1,462 @@
+"""Every step of the case loop, one function each.
+
+Each step checks the state machine (``workflow.STEPS``), the actor's right to take it
+(``permissions.may``) and the version the actor saw, then — in one transaction — updates the
+case with a conditional UPDATE on that version, appends the timeline event, records the
+audit event and queues the notifications. A step on a stale version raises ``CaseConflict``
+and changes nothing: two people acting on one case cannot silently overwrite each other.
+
+``at=`` lets an import or the demo replay a dated history; it defaults to now.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from decimal import Decimal
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from jiedao.accounts.models import User
+from jiedao.audit.trail import Actor, atomic, record
+from jiedao.core.identifiers import normalize_mobile
+from jiedao.core.models import OrgUnit, OrgUnitKind
+
+from . import notifications, permissions, workflow
+from .deadlines import deadline_for
+from .models import (
+    Action,
+    Case,
+    CaseEvent,
+    CaseKind,
+    Category,
+    Channel,
+    Extension,
+    ExtensionStatus,
+    Outcome,
+    Priority,
+    Status,
+)
+
+
+class CaseError(Exception):
+    """A refused step; ``message`` is shown to the user, ``field`` names the input at fault."""
+
+    status_code = 400
+
+    def __init__(self, message: str, field: str = ""):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class TransitionRefused(CaseError):
+    status_code = 409
+
+
+class CaseConflict(CaseError):
+    status_code = 409
+
+
+class NotAllowed(CaseError):
+    status_code = 403
+
+
+TRACKING_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
+PHONE_FIELDS = ("requester_phone",)
+
+
+def new_tracking_code() -> str:
+    while True:
+        code = "".join(secrets.choice(TRACKING_ALPHABET) for _i in range(10))
+        if not Case.objects.filter(tracking_code=code).exists():
+            return code
+
+
+def _clean_phone(value: str) -> str:
+    value = (value or "").strip().replace(" ", "")
+    if not value:
+        return ""
+    if value.startswith("0") and value.replace("-", "").isdigit() and 10 <= len(value.replace("-", "")) <= 12:
+        return value  # a landline such as 0791-86660000
+    try:
+        return normalize_mobile(value)
+    except ValidationError as exc:
+        raise CaseError(_("联系电话“%(v)s”不是有效的手机号或座机号") % {"v": value}, "requester_phone") from exc
+
+
+def _place(org_unit: OrgUnit | None, community, grid, street) -> tuple[OrgUnit, OrgUnit]:
+    unit = grid or community or org_unit or street
+    if unit is None:
+        raise CaseError(_("请选择工单所在的社区或网格"), "org_unit")
+    if unit.kind not in (OrgUnitKind.STREET, OrgUnitKind.COMMUNITY, OrgUnitKind.GRID):
+        raise CaseError(_("工单地点必须是街道、社区或网格,不能是“%(u)s”") % {"u": unit.name}, "org_unit")
+    unit_street = unit.street
+    if street is not None and unit_street != street:
+        raise CaseError(_("“%(u)s”不属于%(s)s") % {"u": unit.name, "s": street.name}, "org_unit")
+    return unit_street, unit
+
+
+def default_category(kind: str) -> Category:
+    category = Category.objects.filter(kind=kind, is_active=True).order_by("sort", "code").first()
+    if category is None:
+        raise CaseError(_("“%(k)s”类工单还没有可用的分类") % {"k": CaseKind(kind).label}, "category")
+    return category
+
+
+def case_create(
+    by: Actor,
+    *,
+    title: str,
+    channel: str,
+    category: Category | None = None,
+    kind: str | None = None,
+    org_unit: OrgUnit | None = None,
+    community: OrgUnit | None = None,
+    grid: OrgUnit | None = None,
+    street: OrgUnit | None = None,
+    description: str = "",
+    address: str = "",
+    latitude: Decimal | None = None,
+    longitude: Decimal | None = None,
+    requester_name: str = "",
+    requester_phone: str = "",
+    requester_user: User | None = None,
+    resident=None,
+    enterprise=None,
+    priority: str = Priority.NORMAL,
+    owner: User | None = None,
+    at: dt.datetime | None = None,
+    note: str = "",
+) -> Case:
+    """点单 / 受理: register a case. It waits to be dispatched (or claimed, for service orders)."""
+    if category is None:
+        if not kind:
+            raise CaseError(_("请选择工单分类"), "category")
+        category = default_category(kind)
+    if not category.is_active:
+        raise CaseError(_("分类“%(c)s”已停用") % {"c": category.name}, "category")
+    if kind and kind != category.kind:
+        raise CaseError(_("分类“%(c)s”不属于“%(k)s”") % {"c": category.name, "k": CaseKind(kind).label},
+                        "category")
+    title = (title or "").strip()
+    if not title:
+        raise CaseError(_("请填写工单标题"), "title")
+    if channel not in Channel.values:
+        raise CaseError(_("未知的来源渠道“%(c)s”") % {"c": channel}, "channel")
+    if priority not in Priority.values:
+        raise CaseError(_("未知的紧急程度“%(p)s”") % {"p": priority}, "priority")
+    for name, value, low, high in (("latitude", latitude, -90, 90), ("longitude", longitude, -180, 180)):
+        if value is not None and not (low <= Decimal(value) <= high):
+            raise CaseError(_("坐标超出范围:%(v)s") % {"v": value}, name)
+    street, unit = _place(org_unit, community, grid, street)
+    if by.user is not None and not permissions.may_create(by.user, unit):
+        raise NotAllowed(_("您不能在“%(u)s”登记工单") % {"u": unit.name}, "org_unit")
+    phone = _clean_phone(requester_phone)
+    now = at or timezone.now()
+    hours = 2 if priority == Priority.URGENT else None
+    deadline = (now + dt.timedelta(hours=hours)) if hours else deadline_for(
+        now, category.deadline_value, category.deadline_unit)
+    with atomic():
+        case = Case.objects.create(
+            tracking_code=new_tracking_code(), kind=category.kind, category=category, channel=channel,
+            title=title[:120], description=(description or "").strip(), priority=priority,
+            street=street, org_unit=unit, address=(address or "").strip()[:200],
+            latitude=latitude, longitude=longitude,
+            requester_name=(requester_name or "").strip()[:50], requester_phone=phone,
+            requester_user=requester_user, resident=resident, enterprise=enterprise,
+            owner=owner, deadline_at=deadline, created_at=now, updated_at=now,
+        )
+        event = _event(by, case, Action.CREATE, "", Status.RECEIVED, note, {"channel": channel}, now)
+        record(by=by, event_type="cases.create", target=case, org_unit=unit,
+               changes={"kind": case.kind, "category": category.code, "channel": channel,
+                        "deadline_at": deadline})
+        notifications.on_event(case, event)
+    return case
+
+
+def _event(by: Actor, case: Case, action: str, from_status: str, to_status: str, note: str,
+           data: dict[str, Any], at: dt.datetime) -> CaseEvent:
+    return CaseEvent.objects.create(
+        case=case, action=action, at=at, actor=by.user, actor_label=_actor_label(by)[:150],
+        from_status=from_status, to_status=to_status, note=(note or "").strip(), data=data,
+    )
+
+
+def _actor_label(by: Actor) -> str:
+    if by.user is not None:
+        return str(by.user)
+    return by.label or "system"
+
+
+def _step(
+    by: Actor,
+    case: Case,
+    version: int | None,
+    action: str,
+    *,
+    note: str = "",
+    fields: dict[str, Any] | None = None,
+    data: dict[str, Any] | None = None,
+    at: dt.datetime | None = None,
+    to_status: str | None = None,
+    check_permission: bool = True,
+) -> CaseEvent:
+    """The one way a case changes. Must run inside ``atomic()``."""
+    step = workflow.STEPS[action]
+    if version is not None and version != case.version:
+        raise CaseConflict(_("工单 %(c)s 已被他人更新(您看到的是第 %(a)s 版,现在是第 %(b)s 版),请刷新后重试")
+                           % {"c": case.tracking_code, "a": version, "b": case.version})
+    if case.status not in step.sources:
+        raise TransitionRefused(_("工单当前状态为“%(s)s”,不能%(a)s")
+                                % {"s": Status(case.status).label, "a": Action(action).label})
+    if check_permission and by.user is not None and not permissions.may(by.user, action, case):
+        raise NotAllowed(_("您无权对该工单%(a)s") % {"a": Action(action).label})
+    now = at or timezone.now()
+    target = to_status or step.target
+    updates = dict(fields or {})
+    if target:
+        updates["status"] = target
+    seen = case.version
+    updates.update(version=seen + 1, updated_at=now)
+    if Case.objects.filter(pk=case.pk, version=seen).update(**updates) != 1:
+        fresh = Case.objects.filter(pk=case.pk).values_list("version", flat=True).first()
+        raise CaseConflict(_("工单 %(c)s 已被他人更新(您看到的是第 %(a)s 版,现在是第 %(b)s 版),请刷新后重试")
+                           % {"c": case.tracking_code, "a": seen, "b": fresh})
+    from_status = case.status
+    for name, value in updates.items():
+        setattr(case, name, value)
+    event = _event(by, case, action, from_status, target or from_status, note, data or {}, now)
+    changes = {name: value for name, value in updates.items() if name not in ("version", "updated_at")}
+    record(by=by, event_type=f"cases.{action}", target=case, org_unit=case.org_unit,
+           changes={**changes, **({"note": note} if note else {})})
+    notifications.on_event(case, event)
+    return event
+
+
+def _unit_label(unit: OrgUnit | None, user: User | None) -> str:
+    return " / ".join(str(x) for x in (unit, user) if x is not None)
+
+
+def _check_target(case: Case, handler_unit: OrgUnit | None, handler: User | None) -> None:
+    if handler_unit is None and handler is None:
+        raise CaseError(_("请选择承办单位或承办人"), "handler_unit")
+    if handler_unit is not None and not handler_unit.path.startswith(case.street.path):
+        raise CaseError(_("承办单位“%(u)s”不在%(s)s") % {"u": handler_unit.name, "s": case.street.name},
+                        "handler_unit")
+    if handler is not None and not handler.is_active:
+        raise CaseError(_("承办人 %(u)s 的账号已停用") % {"u": handler}, "handler")
+
+
+def dispatch(by: Actor, case: Case, *, version: int | None, handler_unit: OrgUnit | None = None,
+             handler: User | None = None, note: str = "", at: dt.datetime | None = None,
+             action: str = Action.DISPATCH) -> CaseEvent:
+    """派单 (or 改派 with ``action=REDISPATCH``): give the case to a unit and/or a person."""
+    _check_target(case, handler_unit, handler)
+    now = at or timezone.now()
+    fields: dict[str, Any] = {
+        "handler_unit": handler_unit, "handler": handler,
+        "accept_due_at": now + dt.timedelta(hours=case.category.accept_hours),
+    }
+    if case.dispatched_at is None:
+        fields["dispatched_at"] = now
+    with atomic():
+        return _step(by, case, version, action, note=note, fields=fields, at=now,
+                     data={"handler_unit": _unit_label(handler_unit, None),
+                           "handler": str(handler) if handler else ""})
+
+
+def redispatch(by: Actor, case: Case, *, version: int | None, handler_unit: OrgUnit | None = None,
+               handler: User | None = None, note: str = "", at: dt.datetime | None = None) -> CaseEvent:
+    if not (note or "").strip():
+        raise CaseError(_("改派请写明原因"), "note")
+    return dispatch(by, case, version=version, handler_unit=handler_unit, handler=handler, note=note,
+                    at=at, action=Action.REDISPATCH)
+
+
+def accept(by: Actor, case: Case, *, version: int | None, note: str = "",
+           at: dt.datetime | None = None) -> CaseEvent:
+    """签收 / 接单."""
+    now = at or timezone.now()
+    fields: dict[str, Any] = {}
+    if case.accepted_at is None:
+        fields["accepted_at"] = now
+    if case.handler_id is None and by.user is not None:
+        fields["handler"] = by.user
+    with atomic():
+        return _step(by, case, version, Action.ACCEPT, note=note, fields=fields, at=now)
+
+
+def claim(by: Actor, case: Case, *, version: int | None, note: str = "",
+          at: dt.datetime | None = None) -> CaseEvent:
+    """认领 / 抢单: a provider takes an open service order from the pool."""
+    if by.user is None:
+        raise NotAllowed(_("认领需要服务方账号"))
+    now = at or timezone.now()
+    fields = {"handler": by.user, "handler_unit": case.org_unit, "accepted_at": case.accepted_at or now,
+              "dispatched_at": case.dispatched_at or now}
+    with atomic():
+        return _step(by, case, version, Action.CLAIM, note=note, fields=fields, at=now)
+
+
+def return_case(by: Actor, case: Case, *, version: int | None, reason: str,
+                at: dt.datetime | None = None) -> CaseEvent:
+    """退单: the handler hands it back to the dispatcher, with a reason."""
+    if not (reason or "").strip():
+        raise CaseError(_("退单必须写明理由"), "reason")
+    with atomic():
+        return _step(by, case, version, Action.RETURN, note=reason, at=at,
+                     fields={"handler": None, "handler_unit": None, "accept_due_at": None})
+
+
+def merge(by: Actor, case: Case, *, version: int | None, primary: Case, note: str = "",
+          at: dt.datetime | None = None) -> CaseEvent:
+    """并单: ``case`` duplicates ``primary``; it closes when the primary closes."""
+    if primary.pk == case.pk:
+        raise CaseError(_("不能把工单并入它自己"), "primary")
+    if primary.street_id != case.street_id:
+        raise CaseError(_("只能并入同一街道的工单"), "primary")
+    if primary.status in (Status.MERGED, Status.CLOSED):
+        raise CaseError(_("主工单 %(c)s 已%(s)s,不能再并入") % {"c": primary.tracking_code,
+                                                          "s": Status(primary.status).label}, "primary")
+    with atomic():
+        event = _step(by, case, version, Action.MERGE, note=note, at=at, fields={"merged_into": primary},
+                      data={"primary": primary.tracking_code})
+        _event(by, primary, Action.NOTE, primary.status, primary.status,
+               _("并入重复工单 %(c)s") % {"c": case.tracking_code}, {"merged": case.tracking_code},
+               event.at)
+    return event
+
+
+def add_note(by: Actor, case: Case, *, note: str, at: dt.datetime | None = None) -> CaseEvent:
+    if not (note or "").strip():
+        raise CaseError(_("备注不能为空"), "note")
+    with atomic():
+        return _step(by, case, None, Action.NOTE, note=note, at=at)
+
+
+def request_extension(by: Actor, case: Case, *, version: int | None, new_deadline: dt.datetime,
+                      reason: str, at: dt.datetime | None = None) -> Extension:
+    """申请延期: before the deadline, with a reason and a later date."""
+    now = at or timezone.now()
+    if not (reason or "").strip():
+        raise CaseError(_("申请延期必须写明理由"), "reason")
+    if now > case.deadline_at:
+        raise CaseError(_("已超过办理期限,不能再申请延期"), "new_deadline")
+    if new_deadline <= case.deadline_at:
+        raise CaseError(_("延期后的期限必须晚于现在的期限"), "new_deadline")
+    if case.extensions.filter(status=ExtensionStatus.PENDING).exists():
+        raise CaseError(_("已有一项待审批的延期申请"), "new_deadline")
+    with atomic():
+        _step(by, case, version, Action.EXTEND_REQUEST, note=reason, at=now,
+              data={"new_deadline": new_deadline.isoformat()})
+        return Extension.objects.create(case=case, requested_by=_actor_label(by), requested_at=now,
+                                        reason=reason.strip(), old_deadline=case.deadline_at,
+                                        new_deadline=new_deadline)
+
+
+def decide_extension(by: Actor, case: Case, *, version: int | None, approve: bool, note: str = "",
+                     at: dt.datetime | None = None) -> CaseEvent:
+    pending = case.extensions.filter(status=ExtensionStatus.PENDING).first()
+    if pending is None:
+        raise CaseError(_("没有待审批的延期申请"), "extension")
+    now = at or timezone.now()
+    with atomic():
+        fields = {"deadline_at": pending.new_deadline} if approve else {}
+        event = _step(by, case, version, Action.EXTEND_APPROVE if approve else Action.EXTEND_REJECT,
+                      note=note, fields=fields, at=now,
+                      data={"new_deadline": pending.new_deadline.isoformat()})
+        pending.status = ExtensionStatus.APPROVED if approve else ExtensionStatus.REJECTED
+        pending.decided_by, pending.decided_at = _actor_label(by), now
+        pending.save(update_fields=["status", "decided_by", "decided_at"])
+    return event
+
+
+def resolve(by: Actor, case: Case, *, version: int | None, outcome: str, note: str,
+            at: dt.datetime | None = None) -> CaseEvent:
+    """办结 with an outcome (解决 / 转办 / 解释说明 / 无法解决) and what was done."""
+    if outcome not in Outcome.values:
+        raise CaseError(_("请选择办理结果"), "outcome")
+    if not (note or "").strip():
+        raise CaseError(_("请写明办理情况"), "note")
+    now = at or timezone.now()
+    with atomic():
+        return _step(by, case, version, Action.RESOLVE, note=note, at=now,
+                     fields={"outcome": outcome, "outcome_note": note.strip(), "resolved_at": now},
+                     data={"outcome": outcome})
+
+
+def review(by: Actor, case: Case, *, version: int | None, satisfied: bool, solved: bool | None = None,
+           rating: int | None = None, note: str = "", at: dt.datetime | None = None) -> CaseEvent:
+    """回访: a satisfied answer archives the case; an unsatisfied one reopens it (重办)."""
+    if rating is not None and not 1 <= int(rating) <= 5:
+        raise CaseError(_("评分应为 1 到 5"), "rating")
+    now = at or timezone.now()
+    fields: dict[str, Any] = {"satisfied": satisfied, "solved_by_review": solved,
+                              "rating": rating, "reviewed_at": now}
+    data = {"satisfied": satisfied, "solved": solved, "rating": rating}
+    with atomic():
+        if satisfied:
+            fields["closed_at"] = now
+            event = _step(by, case, version, Action.REVIEW, note=note, fields=fields, data=data, at=now,
+                          to_status=Status.CLOSED)
+            _close_merged(by, case, now)
+            return event
+        fields["reopen_count"] = case.reopen_count + 1
+        return _step(by, case, version, Action.REVIEW, note=note, fields=fields, data=data, at=now,
+                     to_status=Status.IN_PROGRESS)
+
+
+def reopen(by: Actor, case: Case, *, version: int | None, reason: str,
+           at: dt.datetime | None = None) -> CaseEvent:
+    """重办: back to the handler, counted."""
+    if not (reason or "").strip():
+        raise CaseError(_("重办必须写明理由"), "reason")
+    with atomic():
+        return _step(by, case, version, Action.REOPEN, note=reason, at=at,
+                     fields={"reopen_count": case.reopen_count + 1, "closed_at": None})
+
+
+def close(by: Actor, case: Case, *, version: int | None, note: str = "",
+          at: dt.datetime | None = None) -> CaseEvent:
+    """归档 without a review answer (e.g. the requester could not be reached)."""
+    now = at or timezone.now()
+    with atomic():
+        event = _step(by, case, version, Action.CLOSE, note=note, at=now, fields={"closed_at": now})
+        _close_merged(by, case, now)
+        return event
+
+
+def _close_merged(by: Actor, primary: Case, now: dt.datetime) -> None:
+    for dup in Case.objects.filter(merged_into=primary, status=Status.MERGED):
+        Case.objects.filter(pk=dup.pk).update(closed_at=now, outcome=primary.outcome,
+                                              version=dup.version + 1, updated_at=now)
+        _event(by, dup, Action.CLOSE, Status.MERGED, Status.MERGED,
+               _("随主工单 %(c)s 归档") % {"c": primary.tracking_code}, {"primary": primary.tracking_code}, now)
+
+
+def supervise(by: Actor, case: Case, *, version: int | None, note: str,
+              at: dt.datetime | None = None) -> CaseEvent:
+    """督办: a leader marks the case; it shows on the supervision and handler lists."""
+    if not (note or "").strip():
+        raise CaseError(_("请写明督办要求"), "note")
+    now = at or timezone.now()
+    with atomic():
+        return _step(by, case, version, Action.SUPERVISE, note=note, at=now,
+                     fields={"supervised_at": now, "supervision_note": note.strip()[:200]})
+
+
+def assign_owner(by: Actor, case: Case, *, version: int | None, owner: User,
+                 at: dt.datetime | None = None) -> CaseEvent:
+    """包案: a leader answers for the case."""
+    from jiedao.accounts.access import has_cap
+    from jiedao.accounts.roles import Cap
+
+    if not has_cap(owner, Cap.SUPERVISE, case.org_unit):
+        raise CaseError(_("%(u)s 不是本街道的领导,不能包案") % {"u": owner}, "owner")
+    with atomic():
+        return _step(by, case, version, Action.ASSIGN_OWNER, at=at, fields={"owner": owner},
+                     data={"owner": str(owner)})
