@@ -216,6 +216,14 @@ JIEDAO_MESSAGE_BACKEND = env_str("JIEDAO_MESSAGE_BACKEND", "jiedao.cases.messagi
 # The resident page: at most this many submissions/lookups per client address per hour.
 JIEDAO_PUBLIC_RATE_PER_HOUR = env_int("JIEDAO_PUBLIC_RATE_PER_HOUR", 30)
 
+# One cache shared by every server process on the machine (rate limits of the resident page).
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+        "LOCATION": env_str("JIEDAO_CACHE_DIR", str(VAR_DIR / "cache")),
+    }
+}
+
 # --- Background work ------------------------------------------------------------------
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 

@@ -7,3 +7,8 @@ def test_world_builds_and_chain_verifies(world):
     result = verify()
     assert result.ok, result.problem
     assert result.checked > 40
+
+
+def test_healthz_answers_without_login(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200 and response.content == b"ok"

@@ -5,6 +5,7 @@ from . import views
 app_name = "front"
 urlpatterns = [
     path("", views.home, name="home"),
+    path("healthz", views.healthz, name="healthz"),
     path("org/", views.org_tree, name="org_tree"),
     path("org/<int:pk>/", views.org_unit, name="org_unit"),
 ]

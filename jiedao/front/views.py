@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.utils.translation import gettext_lazy as _
 
@@ -146,3 +146,8 @@ def org_unit(request, pk: int):
         "home_users": home_users,
         "nav_current": "org",
     })
+
+
+def healthz(request):
+    """Liveness for the operator's monitor (and the benchmarks' framework ceiling): no database."""
+    return HttpResponse("ok", content_type="text/plain")
