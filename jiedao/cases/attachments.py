@@ -33,7 +33,9 @@ def sniff(head: bytes) -> tuple[str, str] | None:
     return None
 
 
-def attach(by: Actor, case: Case, *, upload, stage: str = AttachmentStage.OTHER, note: str = "") -> Attachment:
+def attach(
+    by: Actor, case: Case, *, upload, stage: str = AttachmentStage.OTHER, note: str = ""
+) -> Attachment:
     """Store one uploaded file on the case's timeline (``upload``: a Django UploadedFile or File)."""
     if stage not in AttachmentStage.values:
         raise CaseError(_("未知的附件阶段“%(s)s”") % {"s": stage}, "stage")

@@ -293,7 +293,8 @@ class AttachmentStage(models.TextChoices):
 
 
 def attachment_path(instance: Attachment, filename: str) -> str:
-    return f"cases/{instance.case.created_at:%Y/%m}/{instance.case.tracking_code}/{instance.sha256[:16]}{instance.extension}"
+    case = instance.case
+    return f"cases/{case.created_at:%Y/%m}/{case.tracking_code}/{instance.sha256[:16]}{instance.extension}"
 
 
 class Attachment(models.Model):
@@ -423,3 +424,17 @@ class Open311Client(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class CaseSearchDoc(models.Model):
+    """The case's searchable words as overlapping character pairs (see ``jiedao.cases.search``).
+
+    SQLite indexes ``tokens`` in an FTS5 table kept in step by triggers; PostgreSQL in a GIN
+    index over ``to_tsvector('simple', tokens)``. Both are created by migration 0003.
+    """
+
+    case = models.OneToOneField(Case, on_delete=models.CASCADE, primary_key=True, related_name="search_doc")
+    tokens = models.TextField()
+
+    def __str__(self) -> str:
+        return f"search doc of case {self.case_id}"

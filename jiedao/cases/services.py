@@ -22,10 +22,10 @@ from django.utils.translation import gettext as _
 
 from jiedao.accounts.models import User
 from jiedao.audit.trail import Actor, atomic, record
-from jiedao.core.identifiers import normalize_mobile
+from jiedao.core.identifiers import normalize_mobile, validate_mobile
 from jiedao.core.models import OrgUnit, OrgUnitKind
 
-from . import notifications, permissions, workflow
+from . import notifications, permissions, search, workflow
 from .deadlines import deadline_for
 from .models import (
     Action,
@@ -82,10 +82,13 @@ def _clean_phone(value: str) -> str:
         return ""
     if value.startswith("0") and value.replace("-", "").isdigit() and 10 <= len(value.replace("-", "")) <= 12:
         return value  # a landline such as 0791-86660000
+    phone = normalize_mobile(value)
     try:
-        return normalize_mobile(value)
+        validate_mobile(phone)
+        return phone
     except ValidationError as exc:
-        raise CaseError(_("联系电话“%(v)s”不是有效的手机号或座机号") % {"v": value}, "requester_phone") from exc
+        message = _("联系电话“%(v)s”不是有效的手机号或座机号") % {"v": value}
+        raise CaseError(message, "requester_phone") from exc
 
 
 def _place(org_unit: OrgUnit | None, community, grid, street) -> tuple[OrgUnit, OrgUnit]:
@@ -170,6 +173,7 @@ def case_create(
             requester_user=requester_user, resident=resident, enterprise=enterprise,
             owner=owner, deadline_at=deadline, created_at=now, updated_at=now,
         )
+        search.index(case)
         event = _event(by, case, Action.CREATE, "", Status.RECEIVED, note, {"channel": channel}, now)
         record(by=by, event_type="cases.create", target=case, org_unit=unit,
                changes={"kind": case.kind, "category": category.code, "channel": channel,
@@ -435,7 +439,8 @@ def _close_merged(by: Actor, primary: Case, now: dt.datetime) -> None:
         Case.objects.filter(pk=dup.pk).update(closed_at=now, outcome=primary.outcome,
                                               version=dup.version + 1, updated_at=now)
         _event(by, dup, Action.CLOSE, Status.MERGED, Status.MERGED,
-               _("随主工单 %(c)s 归档") % {"c": primary.tracking_code}, {"primary": primary.tracking_code}, now)
+               _("随主工单 %(c)s 归档") % {"c": primary.tracking_code},
+               {"primary": primary.tracking_code}, now)
 
 
 def supervise(by: Actor, case: Case, *, version: int | None, note: str,

@@ -1,0 +1,77 @@
+"""Finding cases by any words of their text, address or requester — in Chinese.
+
+Chinese has no spaces, so splitting on spaces finds nothing, and trigram indexes (SQLite
+FTS5 ``trigram``, PostgreSQL ``pg_trgm``) cannot serve the two-character words that most
+searches are ("漏水", "楼道", "物业"). So each run of Chinese characters is indexed as its
+overlapping character pairs ("楼道漏水" → 楼道 道漏 漏水), and Latin letters and digits as
+whole words (tracking codes, phone numbers). A query is cut the same way and matched as a
+phrase of pairs, every part of it required:
+
+- SQLite: an FTS5 table (``unicode61``) over ``CaseSearchDoc.tokens``, kept by triggers;
+- PostgreSQL: ``to_tsvector('simple', tokens)`` with a GIN index, queried with ``<->``.
+
+A one-character query has no pair; it falls back to a substring scan of the title.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from django.db import connection
+from django.db.models import Q, QuerySet
+from django.db.models.expressions import RawSQL
+
+from .models import Case, CaseSearchDoc
+
+_CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_RUN = re.compile(rf"[{_CJK}]+|[0-9a-z]+")
+
+
+def _runs(text: str) -> list[str]:
+    return _RUN.findall(unicodedata.normalize("NFKC", text or "").lower())
+
+
+def _pairs(run: str) -> list[str]:
+    if not re.match(rf"[{_CJK}]", run):
+        return [run]
+    if len(run) == 1:
+        return [run]
+    return [run[i:i + 2] for i in range(len(run) - 1)]
+
+
+def tokens(text: str) -> str:
+    return " ".join(token for run in _runs(text) for token in _pairs(run))
+
+
+def document(case: Case) -> str:
+    return tokens(" ".join([case.tracking_code, case.title, case.description, case.address,
+                            case.requester_name, case.requester_phone]))
+
+
+def index(case: Case) -> None:
+    CaseSearchDoc.objects.update_or_create(case=case, defaults={"tokens": document(case)})
+
+
+def _query_parts(text: str) -> list[list[str]]:
+    """Each part of the query as its list of tokens (a phrase)."""
+    return [_pairs(run) for run in _runs(text)]
+
+
+def search(queryset: QuerySet[Case], text: str) -> QuerySet[Case]:
+    parts = _query_parts(text)
+    if not parts:
+        return queryset
+    if all(len(part) == 1 and len(part[0]) == 1 for part in parts):
+        q = Q()
+        for part in parts:
+            q &= Q(title__contains=part[0]) | Q(address__contains=part[0])
+        return queryset.filter(q)
+    if connection.vendor == "postgresql":
+        expr = " & ".join("(" + " <-> ".join(f"'{t}'" for t in part) + ")" for part in parts)
+        sql = ("SELECT case_id FROM cases_casesearchdoc "
+               "WHERE to_tsvector('simple', tokens) @@ to_tsquery('simple', %s)")
+    else:
+        expr = " AND ".join('"' + " ".join(part) + '"' for part in parts)
+        sql = "SELECT rowid FROM cases_casesearchdoc_fts WHERE cases_casesearchdoc_fts MATCH %s"
+    return queryset.filter(pk__in=RawSQL(sql, [expr]))

@@ -1,0 +1,409 @@
+"""The case loop's services: every transition allowed and refused, concurrency, permissions,
+deadlines across National Day, KPIs on a hand-built timeline, search and duplicates."""
+
+import datetime as dt
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import override_settings
+
+from jiedao.accounts.roles import Role
+from jiedao.audit.models import AuditEvent
+from jiedao.audit.trail import Actor
+from jiedao.cases import attachments, duplicates, kpis, search, services, workflow
+from jiedao.cases.deadlines import add_working_days, deadline_for
+from jiedao.cases.models import (
+    Action,
+    Case,
+    CaseEvent,
+    Category,
+    Channel,
+    DeadlineUnit,
+    Extension,
+    Outcome,
+    Status,
+)
+
+TZ = ZoneInfo("Asia/Shanghai")
+COMMUNITY = "360103012001"  # 兰宫路社区
+GRID = "360103012001001"
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+SYSTEM = Actor.system("test")
+
+
+def at(*args) -> dt.datetime:
+    return dt.datetime(*args, tzinfo=TZ)
+
+
+def new_case(world, code="svc-housekeeping", title="上门家政服务:厨房保洁", when=None, **kw) -> Case:
+    return services.case_create(
+        SYSTEM, title=title, channel=Channel.WEB, category=Category.objects.get(code=code),
+        community=world.units[COMMUNITY], requester_name="张三", requester_phone="13800138000",
+        at=when, **kw)
+
+
+def case_in(world, status: str) -> Case:
+    """A case brought to ``status`` through the services themselves."""
+    case = new_case(world)
+    if status == Status.RECEIVED:
+        return case
+    if status == Status.MERGED:
+        primary = new_case(world, title="主工单")
+        services.merge(SYSTEM, case, version=case.version, primary=primary)
+        return case
+    services.dispatch(SYSTEM, case, version=case.version, handler=world.users[Role.PROVIDER],
+                      handler_unit=world.units[COMMUNITY])
+    if status == Status.DISPATCHED:
+        return case
+    services.accept(Actor(user=world.users[Role.PROVIDER]), case, version=case.version)
+    if status == Status.IN_PROGRESS:
+        return case
+    services.resolve(SYSTEM, case, version=case.version, outcome=Outcome.SOLVED, note="已上门保洁")
+    if status == Status.RESOLVED:
+        return case
+    services.review(SYSTEM, case, version=case.version, satisfied=True, rating=5)
+    assert case.status == Status.CLOSED
+    return case
+
+
+def take(world, action: str, case: Case, spare: Case | None = None):
+    """Take ``action`` on ``case`` with valid arguments (``spare``: the primary for a merge)."""
+    v = case.version
+    match action:
+        case Action.DISPATCH:
+            return services.dispatch(SYSTEM, case, version=v, handler_unit=world.units[COMMUNITY])
+        case Action.REDISPATCH:
+            return services.redispatch(SYSTEM, case, version=v, handler_unit=world.units[GRID],
+                                       note="就近办理")
+        case Action.ACCEPT:
+            return services.accept(SYSTEM, case, version=v)
+        case Action.CLAIM:
+            return services.claim(Actor(user=world.users[Role.PROVIDER]), case, version=v)
+        case Action.RETURN:
+            return services.return_case(SYSTEM, case, version=v, reason="不属于本单位职责")
+        case Action.MERGE:
+            return services.merge(SYSTEM, case, version=v, primary=spare or new_case(world, title="另一工单"))
+        case Action.NOTE:
+            return services.add_note(SYSTEM, case, note="电话联系诉求人")
+        case Action.ATTACH:
+            return attachments.attach(SYSTEM, case, upload=SimpleUploadedFile("a.png", PNG), stage="before")
+        case Action.EXTEND_REQUEST:
+            return services.request_extension(SYSTEM, case, version=v, reason="需协调物业",
+                                              new_deadline=case.deadline_at + dt.timedelta(days=5))
+        case Action.EXTEND_APPROVE | Action.EXTEND_REJECT:
+            Extension.objects.create(case=case, requested_by="x", reason="需协调",
+                                     old_deadline=case.deadline_at,
+                                     new_deadline=case.deadline_at + dt.timedelta(days=5))
+            return services.decide_extension(SYSTEM, case, version=v, approve=action == Action.EXTEND_APPROVE)
+        case Action.RESOLVE:
+            return services.resolve(SYSTEM, case, version=v, outcome=Outcome.SOLVED, note="已办结")
+        case Action.REVIEW:
+            return services.review(SYSTEM, case, version=v, satisfied=True)
+        case Action.REOPEN:
+            return services.reopen(SYSTEM, case, version=v, reason="群众反映问题依旧")
+        case Action.CLOSE:
+            return services.close(SYSTEM, case, version=v, note="多次回访未接通")
+        case Action.SUPERVISE:
+            return services.supervise(SYSTEM, case, version=v, note="三日内办结")
+        case Action.ASSIGN_OWNER:
+            return services.assign_owner(SYSTEM, case, version=v, owner=world.users[Role.LEADER])
+    raise AssertionError(action)
+
+
+EXPECTED_TARGET = {
+    Action.DISPATCH: Status.DISPATCHED, Action.REDISPATCH: Status.DISPATCHED,
+    Action.ACCEPT: Status.IN_PROGRESS,
+    Action.CLAIM: Status.IN_PROGRESS, Action.RETURN: Status.RECEIVED, Action.MERGE: Status.MERGED,
+    Action.RESOLVE: Status.RESOLVED, Action.REVIEW: Status.CLOSED, Action.REOPEN: Status.IN_PROGRESS,
+    Action.CLOSE: Status.CLOSED,
+}
+STATES = [Status.RECEIVED, Status.DISPATCHED, Status.IN_PROGRESS, Status.RESOLVED, Status.CLOSED,
+          Status.MERGED]
+STEP_ACTIONS = [a for a in Action.values if a != Action.CREATE]
+
+
+@pytest.mark.parametrize("status", STATES)
+@pytest.mark.parametrize("action", STEP_ACTIONS)
+def test_every_transition_is_allowed_or_refused_as_the_table_says(world, action, status):
+    case = case_in(world, status)
+    spare = new_case(world, title="另一工单")
+    events_before = case.events.count()
+    audit_before = AuditEvent.objects.count()
+    if workflow.allowed(action, status):
+        take(world, action, case, spare)
+        case.refresh_from_db()
+        assert case.status == EXPECTED_TARGET.get(action, status)
+        assert case.events.filter(action=action).exists()
+        assert AuditEvent.objects.filter(event_type=f"cases.{action}", target_id=str(case.pk)).exists()
+    else:
+        version = case.version
+        with pytest.raises(services.TransitionRefused) as refused:
+            take(world, action, case, spare)
+        assert str(Status(status).label) in refused.value.message
+        case.refresh_from_db()
+        assert (case.status, case.version, case.events.count()) == (status, version, events_before)
+        assert AuditEvent.objects.count() == audit_before
+
+
+def test_the_table_covers_every_action():
+    assert set(workflow.STEPS) == set(STEP_ACTIONS)
+
+
+def test_two_staff_dispatching_the_same_case_conflict(world):
+    case = new_case(world)
+    mine = Case.objects.get(pk=case.pk)
+    theirs = Case.objects.get(pk=case.pk)
+    shequ = Actor(user=world.users[Role.COMMUNITY_WORKER])
+    services.dispatch(shequ, mine, version=mine.version, handler=world.users[Role.PROVIDER],
+                      handler_unit=world.units[COMMUNITY])
+    with pytest.raises(services.CaseConflict) as conflict:
+        services.dispatch(shequ, theirs, version=theirs.version, handler_unit=world.units[GRID])
+    assert "已被他人更新" in conflict.value.message and conflict.value.status_code == 409
+    case.refresh_from_db()
+    assert case.handler == world.users[Role.PROVIDER] and case.handler_unit == world.units[COMMUNITY]
+    assert case.events.filter(action=Action.DISPATCH).count() == 1 and case.version == 2
+
+
+def test_a_step_with_the_version_the_user_saw_is_refused_once_someone_else_moved(world):
+    case = new_case(world)
+    services.add_note(SYSTEM, case, note="记一笔")  # bumps the version
+    with pytest.raises(services.CaseConflict):
+        services.dispatch(SYSTEM, case, version=1, handler_unit=world.units[COMMUNITY])
+    assert Case.objects.get(pk=case.pk).status == Status.RECEIVED
+
+
+def test_who_may_take_which_step(world):
+    case = new_case(world)
+    other_staff = Actor(user=world.other[Role.STAFF])
+    provider = Actor(user=world.users[Role.PROVIDER])
+    resident = Actor(user=world.users[Role.RESIDENT])
+    for by in (other_staff, provider, resident):
+        with pytest.raises(services.NotAllowed):
+            services.dispatch(by, case, version=case.version, handler_unit=world.units[COMMUNITY])
+    services.dispatch(Actor(user=world.users[Role.COMMUNITY_WORKER]), case, version=case.version,
+                      handler=world.users[Role.PROVIDER])
+    with pytest.raises(services.NotAllowed):  # not the handler
+        services.accept(Actor(user=world.users[Role.GRID_WORKER]), case, version=case.version)
+    services.accept(provider, case, version=case.version)
+    with pytest.raises(services.NotAllowed):
+        services.supervise(Actor(user=world.users[Role.STAFF]), case, version=case.version, note="快办")
+    services.supervise(Actor(user=world.users[Role.LEADER]), case, version=case.version, note="快办")
+    with pytest.raises(services.NotAllowed):
+        services.supervise(Actor(user=world.other[Role.LEADER]), case, version=case.version, note="快办")
+    assert case.status == Status.IN_PROGRESS and case.supervised_at is not None
+
+
+def test_a_grid_worker_reports_only_in_reach(world):
+    wangge = Actor(user=world.users[Role.GRID_WORKER])
+    cat = Category.objects.get(code="event-cityscape")
+    case = services.case_create(wangge, title="楼道堆放杂物", channel=Channel.PATROL, category=cat,
+                                grid=world.units[GRID])
+    assert case.org_unit == world.units[GRID] and case.street == world.street
+    with pytest.raises(services.NotAllowed):
+        services.case_create(wangge, title="外街问题", channel=Channel.PATROL, category=cat,
+                             community=world.units["360103001001"])
+
+
+@pytest.mark.parametrize("kwargs, field", [
+    ({"title": ""}, "title"),
+    ({"requester_phone": "12345"}, "requester_phone"),
+    ({"channel": "pigeon"}, "channel"),
+    ({"kind": "dispute"}, "category"),
+    ({"latitude": Decimal("91")}, "latitude"),
+])
+def test_bad_intake_names_the_field_and_creates_nothing(world, kwargs, field):
+    base = dict(title="漏水", channel=Channel.PHONE, category=Category.objects.get(code="svc-housekeeping"),
+                community=world.units[COMMUNITY], requester_phone="13800138000")
+    with pytest.raises(services.CaseError) as error:
+        services.case_create(SYSTEM, **{**base, **kwargs})
+    assert error.value.field == field and error.value.message
+    assert not Case.objects.exists() and not CaseEvent.objects.exists()
+
+
+def test_the_place_must_be_a_community_grid_or_street(world):
+    with pytest.raises(services.CaseError) as error:
+        services.case_create(SYSTEM, title="x", channel=Channel.PHONE, kind="demand",
+                             org_unit=world.units["360103012/城管办"])
+    assert error.value.field == "org_unit"
+
+
+def test_resolve_requires_an_outcome_and_a_note(world):
+    case = case_in(world, Status.IN_PROGRESS)
+    bad = (({"outcome": "maybe", "note": "x"}, "outcome"), ({"outcome": "solved", "note": " "}, "note"))
+    for kwargs, field in bad:
+        with pytest.raises(services.CaseError) as error:
+            services.resolve(SYSTEM, case, version=case.version, **kwargs)
+        assert error.value.field == field
+    assert Case.objects.get(pk=case.pk).status == Status.IN_PROGRESS
+
+
+def test_an_unsatisfied_review_reopens_and_counts(world):
+    case = case_in(world, Status.RESOLVED)
+    services.review(SYSTEM, case, version=case.version, satisfied=False, solved=False, rating=2,
+                    note="没修好")
+    case.refresh_from_db()
+    assert (case.status, case.reopen_count, case.satisfied) == (Status.IN_PROGRESS, 1, False)
+    services.resolve(SYSTEM, case, version=case.version, outcome=Outcome.SOLVED, note="返工")
+    services.review(SYSTEM, case, version=case.version, satisfied=True, rating=5)
+    assert case.status == Status.CLOSED and case.reopen_count == 1
+
+
+def test_a_merged_case_closes_with_its_primary(world):
+    primary = new_case(world, title="楼道漏水")
+    dup = new_case(world, title="楼道漏水,多户反映")
+    services.merge(SYSTEM, dup, version=dup.version, primary=primary)
+    assert primary.events.filter(action=Action.NOTE, data__merged=dup.tracking_code).exists()
+    with pytest.raises(services.CaseError):
+        services.merge(SYSTEM, new_case(world), version=1, primary=dup)  # cannot merge into a merged case
+    for step in (Action.DISPATCH, Action.ACCEPT, Action.RESOLVE):
+        take(world, step, primary)
+    services.close(SYSTEM, primary, version=primary.version)
+    dup.refresh_from_db()
+    assert dup.status == Status.MERGED and dup.closed_at is not None and dup.outcome == Outcome.SOLVED
+
+
+def test_an_approved_extension_moves_the_deadline(world):
+    case = case_in(world, Status.IN_PROGRESS)
+    old = case.deadline_at
+    with pytest.raises(services.CaseError) as error:
+        services.request_extension(SYSTEM, case, version=case.version, reason="x", new_deadline=old)
+    assert error.value.field == "new_deadline"
+    services.request_extension(SYSTEM, case, version=case.version, reason="等待配件",
+                               new_deadline=old + dt.timedelta(days=3))
+    with pytest.raises(services.CaseError):  # one pending request at a time
+        services.request_extension(SYSTEM, case, version=case.version, reason="再延",
+                                   new_deadline=old + dt.timedelta(days=4))
+    services.decide_extension(SYSTEM, case, version=case.version, approve=True)
+    case.refresh_from_db()
+    assert case.deadline_at == old + dt.timedelta(days=3)
+
+
+# --- deadlines -------------------------------------------------------------------------------
+
+def test_working_days_skip_national_day_and_count_the_make_up_saturday():
+    # 2021: 10-01..10-07 holiday; Saturday 10-09 is a make-up workday.
+    assert add_working_days(at(2021, 9, 30, 10), 1) == at(2021, 10, 8, 10)
+    assert add_working_days(at(2021, 9, 30, 10), 2) == at(2021, 10, 9, 10)  # the make-up Saturday
+    assert add_working_days(at(2021, 9, 30, 10), 3) == at(2021, 10, 11, 10)  # Sunday 10-10 is off
+    assert add_working_days(at(2021, 10, 2, 15), 1) == at(2021, 10, 8, 23, 59, 59)  # from a holiday
+    # Sunday 2021-09-26 is also a make-up workday.
+    assert add_working_days(at(2021, 9, 25, 9), 1) == at(2021, 9, 26, 23, 59, 59)
+    assert deadline_for(at(2021, 10, 1, 8), 2, DeadlineUnit.HOURS) == at(2021, 10, 1, 10)
+
+
+def test_a_case_deadline_follows_its_category_policy(world):
+    case = new_case(world, when=at(2021, 9, 30, 10))  # 上门家政服务: 3 working days
+    assert case.deadline_at == at(2021, 10, 11, 10)
+    urgent = new_case(world, code="event-emergency", title="燃气泄漏", when=at(2021, 10, 3, 8))
+    assert urgent.deadline_at == at(2021, 10, 3, 10)
+
+
+def test_overdue_and_due_soon_come_from_the_clock(world):
+    case = new_case(world, when=at(2021, 9, 30, 10))
+    assert not case.is_overdue(now=at(2021, 10, 11, 9, 59))
+    assert case.is_due_soon(now=at(2021, 10, 11, 9, 0))
+    assert case.is_overdue(now=at(2021, 10, 11, 10, 1))
+    assert list(Case.objects.overdue(now=at(2021, 10, 11, 10, 1))) == [case]
+    assert list(Case.objects.due_soon(now=at(2021, 10, 10, 12))) == [case]
+    assert not Case.objects.overdue(now=at(2021, 10, 9, 12)).exists()
+    take(world, Action.DISPATCH, case)
+    take(world, Action.ACCEPT, case)
+    take(world, Action.RESOLVE, case)
+    assert not Case.objects.overdue(now=at(2021, 12, 1)).exists()  # finished cases are not overdue
+
+
+# --- KPIs on a hand-built timeline ---------------------------------------------------------------
+
+def test_every_kpi_on_a_hand_built_timeline(world):
+    """Four cases in October 2021 (accept limit of 上门家政服务: 4 hours; deadline 3 working days)."""
+    p = world.users[Role.PROVIDER]
+    unit = world.units[COMMUNITY]
+
+    def walk(when, accept_after_h, resolve_at, outcome, reviews):
+        case = new_case(world, when=when)
+        services.dispatch(SYSTEM, case, version=case.version, handler=p, handler_unit=unit,
+                          at=when + dt.timedelta(hours=1))
+        services.accept(SYSTEM, case, version=case.version,
+                        at=when + dt.timedelta(hours=1 + accept_after_h))
+        if resolve_at:
+            services.resolve(SYSTEM, case, version=case.version, outcome=outcome, note="办结", at=resolve_at)
+        for satisfied, review_at in reviews:
+            services.review(SYSTEM, case, version=case.version, satisfied=satisfied, at=review_at)
+            if not satisfied:
+                services.resolve(SYSTEM, case, version=case.version, outcome=Outcome.SOLVED, note="重办结",
+                                 at=review_at + dt.timedelta(hours=5))
+        return case
+
+    # A: accepted in 1 h, resolved on time (solved), satisfied.
+    walk(at(2021, 10, 11, 9), 1, at(2021, 10, 12, 9), Outcome.SOLVED, [(True, at(2021, 10, 13, 9))])
+    # B: accepted in 6 h (late), resolved after its deadline (10-14 09:00), explained, unsatisfied → redone.
+    walk(at(2021, 10, 11, 9), 6, at(2021, 10, 15, 9), Outcome.EXPLAINED,
+         [(False, at(2021, 10, 16, 9)), (True, at(2021, 10, 18, 9))])
+    # C: accepted in 2 h, not resolved yet.
+    walk(at(2021, 10, 20, 9), 2, None, None, [])
+    # D: received in September, resolved in October — counts for resolution, not for response.
+    walk(at(2021, 9, 28, 9), 1, at(2021, 10, 8, 9), Outcome.UNSOLVABLE, [])
+
+    result = kpis.compute(Case.objects.all(), at(2021, 10, 1), at(2021, 11, 1), now=at(2021, 11, 1))
+    assert (result.dispatched, result.responded) == (3, 2)
+    assert result.response_rate == Decimal("66.67")
+    # first resolutions in October: A on time, B late, D on time (3 working days from 09-28 end 10-08 09:00)
+    assert result.resolved == 3
+    assert result.resolved_on_time == 2 and result.on_time_rate == Decimal("66.67")
+    # latest resolution per case in October: A solved, B solved (redone), D unsolvable
+    assert (result.resolutions, result.solved) == (3, 2)
+    assert (result.reviewed, result.satisfied) == (3, 2)
+    assert result.satisfaction_rate == Decimal("66.67")
+    assert result.reopened == 1 and result.reopen_rate == Decimal("33.33")
+    # accept hours: A 1, B 6, C 2 (D's accept was in September)
+    assert result.avg_accept_hours == Decimal("3.0")
+    # resolve hours from receipt: A 24, B 96, D 240
+    assert result.avg_resolve_hours == Decimal("120.0")
+    nothing = kpis.compute(Case.objects.all(), at(2022, 1, 1), at(2022, 2, 1))
+    assert nothing.response_rate is None and nothing.satisfaction_rate is None
+
+
+# --- search and duplicates ----------------------------------------------------------------------
+
+def test_search_finds_chinese_words_without_spaces(world):
+    leak = new_case(world, code="demand-general", title="楼道水管漏水", address="兰宫路12号3栋")
+    noise = new_case(world, code="demand-general", title="广场舞噪音扰民", address="兰宫路8号")
+    found = lambda q: set(search.search(Case.objects.all(), q))  # noqa: E731
+    assert found("漏水") == {leak}
+    assert found("水管漏水") == {leak}
+    assert found("噪音") == {noise}
+    assert found("兰宫路") == {leak, noise}
+    assert found("兰宫路 噪音") == {noise}
+    assert found("漏噪") == set()
+    assert found(leak.tracking_code.lower()) == {leak}
+    assert found("13800138000") == {leak, noise}
+    assert found("") == {leak, noise}
+
+
+def test_duplicates_suggest_open_cases_of_the_same_category_nearby(world):
+    first = new_case(world, code="demand-general", title="3栋楼道水管漏水", address="兰宫路12号3栋")
+    new_case(world, code="demand-general", title="广场舞噪音扰民")
+    new_case(world, code="dispute-property", title="3栋楼道水管漏水物业不管")
+    cat = Category.objects.get(code="demand-general")
+    found = duplicates.similar_open_cases(cat, world.units[COMMUNITY], "兰宫路12号3栋", "楼道水管漏水了")
+    assert [s.case for s in found] == [first] and found[0].same_address
+    assert duplicates.similar_open_cases(cat, world.units["360103012002"], "", "楼道水管漏水了") == []
+
+
+# --- attachments --------------------------------------------------------------------------------
+
+def test_attachments_are_type_sniffed_and_size_limited(world):
+    case = case_in(world, Status.IN_PROGRESS)
+    with pytest.raises(services.CaseError) as wrong:
+        attachments.attach(SYSTEM, case, upload=SimpleUploadedFile("photo.png", b"MZ\x90\x00 not an image"))
+    assert wrong.value.field == "file" and "photo.png" in wrong.value.message
+    with override_settings(JIEDAO_ATTACHMENT_MAX_BYTES=32):
+        with pytest.raises(services.CaseError) as big:
+            attachments.attach(SYSTEM, case, upload=SimpleUploadedFile("big.png", PNG))
+    assert "超过上限" in big.value.message
+    assert not case.attachments.exists()
+    row = attachments.attach(SYSTEM, case, upload=SimpleUploadedFile("现场.jpg", PNG), stage="after")
+    assert (row.content_type, row.extension, row.stage) == ("image/png", ".png", "after")
+    assert row.event.action == Action.ATTACH
