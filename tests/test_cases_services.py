@@ -407,3 +407,25 @@ def test_attachments_are_type_sniffed_and_size_limited(world):
     row = attachments.attach(SYSTEM, case, upload=SimpleUploadedFile("现场.jpg", PNG), stage="after")
     assert (row.content_type, row.extension, row.stage) == ("image/png", ".png", "after")
     assert row.event.action == Action.ATTACH
+
+
+def test_who_sees_which_case(world):
+    from jiedao.cases.permissions import visible
+
+    case = new_case(world)  # placed in 兰宫路社区 itself, not in a grid
+    services.dispatch(SYSTEM, case, version=case.version, handler_unit=world.units["360103012/城管办"])
+    sees = {role: visible(user).filter(pk=case.pk).exists() for role, user in world.users.items()}
+    assert sees == {
+        Role.LEADER: True, Role.STAFF: True,  # 城管办 was handed the case
+        Role.COMMUNITY_WORKER: True, Role.GRID_WORKER: False, Role.PROVIDER: False,
+        Role.DISCIPLINE: False, Role.RESIDENT: False, Role.DISTRICT_VIEWER: True,
+        Role.DISTRICT_STATISTICIAN: True, Role.SYSADMIN: False, Role.SECADMIN: False, Role.AUDITOR: False,
+    }
+    assert not any(visible(user).filter(pk=case.pk).exists()
+                   for role, user in world.other.items()
+                   if role not in (Role.DISTRICT_VIEWER, Role.DISTRICT_STATISTICIAN))
+    services.redispatch(SYSTEM, case, version=case.version, handler=world.users[Role.PROVIDER], note="转服务方")
+    assert visible(world.users[Role.PROVIDER]).filter(pk=case.pk).exists()
+    assert not visible(world.users[Role.STAFF]).filter(pk=case.pk).exists()  # no longer 城管办's
+    mine = new_case(world, requester_user=world.users[Role.RESIDENT])
+    assert list(visible(world.users[Role.RESIDENT])) == [mine]

@@ -213,6 +213,8 @@ class Case(models.Model):
             models.Index(fields=["handler_unit", "status", "deadline_at"], name="case_hunit_status_dl"),
             models.Index(fields=["category", "org_unit", "created_at"], name="case_cat_unit_created"),
             models.Index(fields=["street", "created_at"], name="case_street_created"),
+            models.Index(fields=["street", "supervised_at"], name="case_street_supervised"),
+            models.Index(fields=["org_unit", "status", "deadline_at"], name="case_unit_status_dl"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(rating__isnull=True) | Q(rating__gte=1, rating__lte=5),
