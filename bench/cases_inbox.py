@@ -28,8 +28,9 @@ from datetime import timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-TITLES = ["楼道堆放杂物", "水管漏水", "广场舞噪音扰民", "路灯不亮", "井盖破损", "物业服务纠纷", "家庭矛盾调解",
-          "消防通道堵塞", "上门家政服务", "课后托管", "违章搭建", "垃圾清运不及时", "企业用工诉求", "小区停车难"]
+TITLES = ["楼道堆放杂物", "水管漏水", "广场舞噪音扰民", "路灯不亮", "井盖破损", "物业服务纠纷",
+          "家庭矛盾调解", "消防通道堵塞", "上门家政服务", "课后托管", "违章搭建", "垃圾清运不及时",
+          "企业用工诉求", "小区停车难"]
 
 
 def setup_django(db: str | None) -> str | None:
@@ -94,7 +95,8 @@ def load(n: int, with_search: bool, seed: int = 2021) -> None:
                 address=f"{place.name}{rng.randrange(1, 200)}号", requester_name="测试",
                 requester_phone=f"138{i % 100000000:08d}",
                 handler_unit=rng.choice(handlers[street.pk]) if dispatched else None,
-                status=status, deadline_at=created + timedelta(days=7), created_at=created, updated_at=created,
+                status=status, deadline_at=created + timedelta(days=7), created_at=created,
+                updated_at=created,
                 dispatched_at=created if dispatched else None,
                 supervised_at=created if rng.random() < 0.01 else None,
             ))
@@ -147,7 +149,8 @@ def main() -> None:
         def page(user, **filters):
             def run():
                 qs = visible(user).filter(**filters)
-                list(qs.order_by("deadline_at", "id").values("id", "tracking_code", "title", "deadline_at")[:50])
+                rows = qs.order_by("deadline_at", "id").values("id", "tracking_code", "title", "deadline_at")
+                list(rows[:50])
                 qs.count()
             return run
 

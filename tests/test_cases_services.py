@@ -424,7 +424,8 @@ def test_who_sees_which_case(world):
     assert not any(visible(user).filter(pk=case.pk).exists()
                    for role, user in world.other.items()
                    if role not in (Role.DISTRICT_VIEWER, Role.DISTRICT_STATISTICIAN))
-    services.redispatch(SYSTEM, case, version=case.version, handler=world.users[Role.PROVIDER], note="转服务方")
+    services.redispatch(SYSTEM, case, version=case.version, handler=world.users[Role.PROVIDER],
+                        note="转服务方")
     assert visible(world.users[Role.PROVIDER]).filter(pk=case.pk).exists()
     assert not visible(world.users[Role.STAFF]).filter(pk=case.pk).exists()  # no longer 城管办's
     mine = new_case(world, requester_user=world.users[Role.RESIDENT])
