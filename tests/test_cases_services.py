@@ -430,3 +430,20 @@ def test_who_sees_which_case(world):
     assert not visible(world.users[Role.STAFF]).filter(pk=case.pk).exists()  # no longer 城管办's
     mine = new_case(world, requester_user=world.users[Role.RESIDENT])
     assert list(visible(world.users[Role.RESIDENT])) == [mine]
+
+
+def test_the_system_admin_configures_the_catalogue_audited(world, client):
+    client.force_login(world.users[Role.SYSADMIN])
+    cat = Category.objects.get(code="svc-housekeeping")
+    url = f"/admin/cases/category/{cat.pk}/change/"
+    page = client.get(url)
+    assert page.status_code == 200 and "上门家政服务" in page.content.decode()
+    data = {"kind": cat.kind, "name": "上门家政服务", "group": cat.group, "description": "",
+            "deadline_value": 5, "deadline_unit": "working_days", "accept_hours": 4, "home_visit": "on",
+            "public": "on", "sort": 0, "is_active": "on"}
+    assert client.post(url, data).status_code == 302
+    cat.refresh_from_db()
+    assert cat.deadline_value == 5
+    assert AuditEvent.objects.filter(event_type="admin.category_update", target_id=str(cat.pk)).exists()
+    client.force_login(world.users[Role.LEADER])
+    assert client.get(url).status_code == 302  # to the admin login: business roles configure nothing

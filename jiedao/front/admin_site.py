@@ -75,6 +75,20 @@ class CapabilityAdmin(admin.ModelAdmin):
         return getattr(obj, self.scope_field, None) if self.scope_field else obj
 
 
+class ReferenceAdmin(CapabilityAdmin):
+    """Reference data for the whole deployment (catalogues, activity types …): no org unit,
+    so not scoped, but only for holders of ``Cap.CONFIG``; every save is an audit event."""
+
+    cap = Cap.CONFIG
+    scope_field = ""
+
+    def get_queryset(self, request):
+        return self.model.objects.all()
+
+    def unit_of(self, obj):
+        return None
+
+
 class OrgUnitAdmin(CapabilityAdmin):
     cap = Cap.CONFIG
     scope_field = ""
