@@ -159,11 +159,14 @@ def main() -> None:
             ("领导 待派单 (street)", page(users["lingdao"], status=Status.RECEIVED)),
             ("领导 已超期 (street)", page(users["lingdao"], status__in=[Status.RECEIVED, Status.DISPATCHED,
                                                                    Status.IN_PROGRESS], deadline_at__lt=now)),
-            ("领导 督办 (street)", page(users["lingdao"], supervised_at__isnull=False)),
+            ("领导 督办 (street)", page(users["lingdao"], supervised_at__isnull=False,
+                                        status__in=[Status.RECEIVED, Status.DISPATCHED,
+                                                    Status.IN_PROGRESS, Status.RESOLVED])),
             ("社区 待派单 (community)", page(users["shequ"], status=Status.RECEIVED)),
             ("科室 我的待办 (department)", page(users["keshi"], status__in=[Status.DISPATCHED,
                                                                         Status.IN_PROGRESS])),
-            ("网格 全部 (grid)", page(users["wangge"])),
+            ("网格 我的待办 (grid)", page(users["wangge"], status__in=[Status.DISPATCHED,
+                                                                  Status.IN_PROGRESS])),
         ]
         if args.search:
             cases.append(("领导 搜索“漏水”", lambda: list(search.search(visible(users["lingdao"]), "漏水")

@@ -213,7 +213,9 @@ class Case(models.Model):
             models.Index(fields=["handler_unit", "status", "deadline_at"], name="case_hunit_status_dl"),
             models.Index(fields=["category", "org_unit", "created_at"], name="case_cat_unit_created"),
             models.Index(fields=["street", "created_at"], name="case_street_created"),
-            models.Index(fields=["street", "supervised_at"], name="case_street_supervised"),
+            # the supervision list: few rows, read in deadline order
+            models.Index(fields=["street", "status", "deadline_at"], condition=Q(supervised_at__isnull=False),
+                         name="case_supervised_dl"),
             models.Index(fields=["org_unit", "status", "deadline_at"], name="case_unit_status_dl"),
         ]
         constraints = [
