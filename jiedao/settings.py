@@ -176,6 +176,7 @@ if env_bool("JIEDAO_BEHIND_PROXY", False):
 # Which header carries the client address (audit rows record it); empty = REMOTE_ADDR.
 CLIENT_IP_HEADER = env_str("JIEDAO_CLIENT_IP_HEADER", "")
 X_FRAME_OPTIONS = "DENY"
+CSRF_FAILURE_VIEW = "jiedao.front.views.csrf_failure"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 
@@ -213,6 +214,8 @@ JIEDAO_CASE_DUPLICATE_DAYS = env_int("JIEDAO_CASE_DUPLICATE_DAYS", 30)
 JIEDAO_ATTACHMENT_MAX_BYTES = env_int("JIEDAO_ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024)
 # SMS / 企业微信 sender: a dotted path to a backend class; the default only logs.
 JIEDAO_MESSAGE_BACKEND = env_str("JIEDAO_MESSAGE_BACKEND", "jiedao.cases.messaging.LogBackend")
+# A message that fails this many times is marked failed (and stays listed for a retry by hand).
+JIEDAO_MESSAGE_MAX_ATTEMPTS = env_int("JIEDAO_MESSAGE_MAX_ATTEMPTS", 5)
 # The resident page: at most this many submissions/lookups per client address per hour.
 JIEDAO_PUBLIC_RATE_PER_HOUR = env_int("JIEDAO_PUBLIC_RATE_PER_HOUR", 30)
 

@@ -7,6 +7,7 @@ urlpatterns = [
     path("", include("jiedao.front.urls")),
     path("accounts/", include("jiedao.accounts.urls")),
     path("audit/", include("jiedao.audit.urls")),
+    path("cases/outbox/", include("jiedao.cases.outbox_urls")),
     path("cases/", include("jiedao.cases.urls")),
     path("ledgers/", include("jiedao.ledgers.urls")),
     path("records/", include("jiedao.records.urls")),

@@ -53,8 +53,23 @@ class World:
         return self.units[OTHER_STREET]
 
 
+def reference_data() -> None:
+    """Reference rows loaded by data migrations; a live_server or transactional test's flush
+    removes them, so they are put back for the tests that follow."""
+    from jiedao.cases import catalogue
+    from jiedao.cases.models import Category
+    from jiedao.records.defaults import load_defaults
+    from jiedao.records.models import ActivityType, Indicator
+
+    if not Category.objects.exists():
+        catalogue.load(Category)
+    if not ActivityType.objects.exists():
+        load_defaults(ActivityType, Indicator)
+
+
 @pytest.fixture
 def world(db) -> World:
+    reference_data()
     by = Actor.system("test")
     units = load_organisation(by)
     load_personas(by, units)

@@ -12,3 +12,11 @@ def test_world_builds_and_chain_verifies(world):
 def test_healthz_answers_without_login(client):
     response = client.get("/healthz")
     assert response.status_code == 200 and response.content == b"ok"
+
+
+def test_an_expired_form_gets_a_chinese_page(db):
+    from django.test import Client
+
+    response = Client(enforce_csrf_checks=True).post("/s/", {"x": "1"})
+    assert response.status_code == 403
+    assert "页面已过期" in response.content.decode()

@@ -1,13 +1,22 @@
-"""Who is told of which step (in-app inbox and SMS/企业微信 queue).
+"""Who is told of which step (in-app inbox, SMS and 企业微信).
 
 ``on_event`` runs inside the step's transaction: the inbox rows and the queued outbound
 messages commit or roll back with the step. Sending happens after commit (``messaging``).
+
+- in-app: the handler, the owner (包案 leader) and a requester with an account, for the
+  steps that concern each (never the person who took the step);
+- 企业微信: the same handler and owner (their account name is the 企业微信 userid);
+- SMS: the requester's mobile on 受理 and 办结, with the tracking code to follow and rate it.
 """
 
 from __future__ import annotations
 
 from django.utils.translation import gettext as _
 
+from jiedao.accounts.models import User
+from jiedao.core.identifiers import MOBILE_RE
+
+from . import messaging
 from .models import Action, Case, CaseEvent, Notification
 
 # Which steps concern whom.
@@ -16,6 +25,7 @@ TO_HANDLER = {Action.DISPATCH, Action.REDISPATCH, Action.SUPERVISE, Action.REOPE
 TO_OWNER = {Action.ASSIGN_OWNER, Action.SUPERVISE, Action.RETURN, Action.EXTEND_REQUEST,
             Action.RESOLVE, Action.REVIEW}
 TO_REQUESTER = {Action.CREATE, Action.ACCEPT, Action.CLAIM, Action.RESOLVE, Action.CLOSE}
+SMS_TO_REQUESTER = {Action.CREATE, Action.RESOLVE}
 
 
 def text_for(case: Case, event: CaseEvent) -> str:
@@ -23,13 +33,26 @@ def text_for(case: Case, event: CaseEvent) -> str:
                                            "a": event.get_action_display()}
 
 
+def sms_text(case: Case, event: CaseEvent) -> str:
+    sender = case.street.name if case.street_id else _("街道")
+    if event.action == Action.CREATE:
+        return _("【%(s)s】您的“%(t)s”已受理,查询码 %(c)s。"
+                 "请记下查询码,凭查询码和手机号后四位可随时查询进度。") % {
+            "s": sender, "t": case.title[:20], "c": case.tracking_code}
+    return _("【%(s)s】您的“%(t)s”(查询码 %(c)s)已办结,"
+             "请凭查询码和手机号后四位查看办理结果并评价。") % {
+        "s": sender, "t": case.title[:20], "c": case.tracking_code}
+
+
 def on_event(case: Case, event: CaseEvent) -> None:
     text = text_for(case, event)
-    users = set()
+    staff: set[int] = set()
     if event.action in TO_HANDLER and case.handler_id:
-        users.add(case.handler_id)
+        staff.add(case.handler_id)
     if event.action in TO_OWNER and case.owner_id:
-        users.add(case.owner_id)
+        staff.add(case.owner_id)
+    staff.discard(event.actor_id)
+    users = set(staff)
     if event.action in TO_REQUESTER and case.requester_user_id:
         users.add(case.requester_user_id)
     users.discard(event.actor_id)
@@ -37,3 +60,11 @@ def on_event(case: Case, event: CaseEvent) -> None:
         Notification(user_id=user_id, case=case, event=event, text=text, created_at=event.at)
         for user_id in sorted(users)
     )
+    if messaging.is_muted():
+        return
+    if staff:
+        for username in User.objects.filter(pk__in=staff, is_active=True).order_by("pk") \
+                .values_list("username", flat=True):
+            messaging.queue(messaging.WECOM, username, text, case)
+    if event.action in SMS_TO_REQUESTER and MOBILE_RE.match(case.requester_phone or ""):
+        messaging.queue(messaging.SMS, case.requester_phone, sms_text(case, event), case)

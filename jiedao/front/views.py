@@ -151,3 +151,8 @@ def org_unit(request, pk: int):
 def healthz(request):
     """Liveness for the operator's monitor (and the benchmarks' framework ceiling): no database."""
     return HttpResponse("ok", content_type="text/plain")
+
+
+def csrf_failure(request, reason: str = ""):
+    """A form that expired or came from elsewhere: say so in Chinese, with a way back."""
+    return render(request, "csrf_failure.html", {"reason": reason}, status=403)

@@ -1,0 +1,195 @@
+"""SMS and 企业微信 messages: queued with the step, sent after commit, retried, never lost.
+
+``queue`` writes an ``OutboundMessage`` row inside the step's transaction and asks for a
+``send_outbound`` task once that transaction commits, so a step that rolls back sends
+nothing and a committed step cannot lose its message: the row is the message. ``deliver``
+sends one row through the configured backend (``settings.JIEDAO_MESSAGE_BACKEND``).
+
+Delivery first *claims* the row with a conditional UPDATE (status pending, the attempt count
+it read), so two workers holding the same task cannot both send it. A failed send keeps the
+row pending with ``last_error`` and ``next_attempt_at`` pushed back (1, 2, 4 … minutes) and
+asks for another task to run then; after ``JIEDAO_MESSAGE_MAX_ATTEMPTS`` attempts it is
+``failed`` and stays so — listed by ``jiedao outbox`` and the 外发消息 staff page — until
+someone retries it (``jiedao outbox --retry``). ``send_due`` also sweeps pending rows whose
+task was lost (a worker that was down when the step committed).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.module_loading import import_string
+
+from jiedao.core.masking import mask_phone
+
+from .models import Case, OutboundMessage, OutboundStatus
+
+logger = logging.getLogger("jiedao.cases.messaging")
+
+SMS = "sms"
+WECOM = "wecom"
+CHANNEL_LABELS = {SMS: "短信", WECOM: "企业微信"}
+
+# A claimed row is not picked up by another sender for this long (a crashed sender's
+# claim expires and the row becomes due again).
+CLAIM_SECONDS = 300
+
+
+def max_attempts() -> int:
+    return int(getattr(settings, "JIEDAO_MESSAGE_MAX_ATTEMPTS", 5))
+
+
+def backoff(attempts: int) -> dt.timedelta:
+    """Wait before attempt ``attempts + 1``: 1, 2, 4, 8 … minutes, at most 6 hours."""
+    return dt.timedelta(minutes=min(2 ** max(attempts - 1, 0), 360))
+
+
+class SendError(Exception):
+    """A backend could not deliver; the message will be retried."""
+
+
+class BaseBackend:
+    """Delivers one message or raises. Subclass and name it in JIEDAO_MESSAGE_BACKEND."""
+
+    def send(self, message: OutboundMessage) -> None:
+        raise NotImplementedError
+
+
+class LogBackend(BaseBackend):
+    """The default: no outside SMS gateway or 企业微信 is reachable here, so only log."""
+
+    def send(self, message: OutboundMessage) -> None:
+        # Logs are kept for months: the phone number is masked there too.
+        recipient = mask_phone(message.recipient) if message.channel == SMS else message.recipient
+        logger.info("outbound %s to %s: %s", message.channel, recipient, message.text)
+
+
+class FailingBackend(BaseBackend):
+    """Always fails: for tests and for checking that failures stay visible."""
+
+    def send(self, message: OutboundMessage) -> None:
+        raise SendError("gateway unreachable")
+
+
+@lru_cache(maxsize=8)
+def _backend_class(path: str) -> type[BaseBackend]:
+    return import_string(path)
+
+
+def get_backend() -> BaseBackend:
+    return _backend_class(settings.JIEDAO_MESSAGE_BACKEND)()
+
+
+# --- queueing ----------------------------------------------------------------------------
+
+_state = threading.local()
+
+
+@contextmanager
+def muted() -> Iterator[None]:
+    """Queue no outbound messages in this block (the demo replaying a 2021 history)."""
+    before = getattr(_state, "muted", False)
+    _state.muted = True
+    try:
+        yield
+    finally:
+        _state.muted = before
+
+
+def is_muted() -> bool:
+    return getattr(_state, "muted", False)
+
+
+def queue(channel: str, recipient: str, text: str, case: Case | None = None) -> OutboundMessage | None:
+    """Write the message row now (in the caller's transaction); send it after commit."""
+    if is_muted() or not recipient:
+        return None
+    message = OutboundMessage.objects.create(channel=channel, recipient=recipient[:100], text=text[:300],
+                                             case=case)
+    transaction.on_commit(lambda: _enqueue(message.pk))
+    return message
+
+
+def _enqueue(message_id: int, run_after: dt.datetime | None = None) -> None:
+    """Hand the row to the task worker. If that fails the row stays pending for the sweep."""
+    from .tasks import send_outbound
+
+    try:
+        if run_after is not None and not send_outbound.get_backend().supports_defer:
+            return  # e.g. the immediate backend: the sweep sends it when it is due
+        task = send_outbound.using(run_after=run_after) if run_after else send_outbound
+        task.enqueue(message_id)
+    except Exception:  # noqa: BLE001 — never break the committed step; the sweep will send it
+        logger.exception("could not enqueue outbound message %s; left for `jiedao outbox --retry`",
+                         message_id)
+
+
+# --- delivery ----------------------------------------------------------------------------
+
+def deliver(message_id: int, *, now: dt.datetime | None = None) -> str:
+    """Try to send one message if it is due; return its status afterwards."""
+    now = now or timezone.now()
+    message = OutboundMessage.objects.filter(pk=message_id).first()
+    if message is None:
+        return "missing"
+    if message.status != OutboundStatus.PENDING:
+        return message.status
+    if message.next_attempt_at > now:  # not due, or another sender holds the claim
+        return message.status
+    # Claim: one sender wins; the others see a changed attempt count and step back.
+    claimed = OutboundMessage.objects.filter(
+        pk=message.pk, status=OutboundStatus.PENDING, attempts=message.attempts,
+    ).update(attempts=F("attempts") + 1, next_attempt_at=now + dt.timedelta(seconds=CLAIM_SECONDS))
+    if claimed != 1:
+        return "busy"
+    attempts = message.attempts + 1
+    try:
+        get_backend().send(message)
+    except Exception as exc:  # noqa: BLE001 — any backend error is a failed attempt
+        error = f"{type(exc).__name__}: {exc}"[:300]
+        if attempts >= max_attempts():
+            OutboundMessage.objects.filter(pk=message.pk).update(
+                status=OutboundStatus.FAILED, last_error=error, next_attempt_at=now)
+            logger.warning("outbound message %s failed for good after %s attempts: %s",
+                           message.pk, attempts, error)
+            return OutboundStatus.FAILED
+        retry_at = now + backoff(attempts)
+        OutboundMessage.objects.filter(pk=message.pk).update(last_error=error, next_attempt_at=retry_at)
+        logger.info("outbound message %s attempt %s failed (%s); retry at %s",
+                    message.pk, attempts, error, retry_at)
+        _enqueue(message.pk, run_after=retry_at)
+        return OutboundStatus.PENDING
+    OutboundMessage.objects.filter(pk=message.pk).update(status=OutboundStatus.SENT, sent_at=now,
+                                                         last_error="")
+    return OutboundStatus.SENT
+
+
+def send_due(*, now: dt.datetime | None = None, limit: int = 500) -> dict[str, int]:
+    """Send every pending message that is due (the sweep for lost tasks); count the results."""
+    now = now or timezone.now()
+    counts: dict[str, int] = {}
+    due = OutboundMessage.objects.filter(status=OutboundStatus.PENDING, next_attempt_at__lte=now)
+    for pk in due.order_by("next_attempt_at", "pk").values_list("pk", flat=True)[:limit]:
+        status = deliver(pk, now=now)
+        counts[status] = counts.get(status, 0) + 1
+    return counts
+
+
+def retry(message: OutboundMessage, *, now: dt.datetime | None = None) -> str:
+    """An operator's retry of a failed message: a fresh round of attempts, starting now."""
+    now = now or timezone.now()
+    reset = OutboundMessage.objects.filter(pk=message.pk, status=OutboundStatus.FAILED).update(
+        status=OutboundStatus.PENDING, attempts=0, next_attempt_at=now)
+    if not reset:
+        current = OutboundMessage.objects.filter(pk=message.pk).values_list("status", flat=True).first()
+        return current or "missing"
+    return deliver(message.pk, now=now)

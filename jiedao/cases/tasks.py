@@ -1,0 +1,11 @@
+"""Background tasks of the case loop (django.tasks; the database worker is `jiedao db_worker`)."""
+
+from django.tasks import task
+
+from . import messaging
+
+
+@task()
+def send_outbound(message_id: int) -> str:
+    """Send one queued SMS / 企业微信 message (retries are scheduled by ``messaging.deliver``)."""
+    return messaging.deliver(message_id)
