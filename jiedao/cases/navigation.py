@@ -1,5 +1,11 @@
 """This app's entries in the staff navigation (see jiedao.front.navigation)."""
 
-from jiedao.front.navigation import NavItem  # noqa: F401
+from django.utils.translation import gettext_lazy as _
 
-NAV_ITEMS: list[NavItem] = []
+from jiedao.accounts.roles import Cap
+from jiedao.front.navigation import NavItem
+
+NAV_ITEMS: list[NavItem] = [
+    NavItem("cases", _("工单"), "cases:case_list", frozenset({Cap.BUSINESS_READ, Cap.FULFIL_ORDERS})),
+    NavItem("supervision", _("督办"), "cases:supervision", frozenset({Cap.SUPERVISE, Cap.BUSINESS_READ})),
+]

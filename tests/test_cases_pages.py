@@ -1,0 +1,474 @@
+"""The staff pages of the case loop, through the HTTP client, per persona.
+
+shequ (社区工作者, 兰宫路社区) dispatches; keshi (科室干部, 城管办) handles what is given to
+城管办; lingdao (街道领导) supervises and owns; wangge (网格员) has no right to reveal; fuwu
+(服务提供方) sees only its own orders; other_* (南浦街道) must see nothing of 朝农街道.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+from openpyxl import load_workbook
+
+from jiedao.accounts.roles import Role
+from jiedao.audit.models import AuditEvent
+from jiedao.audit.trail import Actor
+from jiedao.cases import permissions, services
+from jiedao.cases.export import HEADERS
+from jiedao.cases.models import Attachment, Case, Category, Channel, Notification, Outcome, Status
+from jiedao.cases.views import visible_cases
+
+NAME, PHONE = "张三丰", "13800138000"
+LANGONG, GRID1 = "360103012001", "360103012001001"
+PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15"
+       b"\xc4\x89\x00\x00\x00\rIDATx\x9cc\xf8\xcf\xc0\xf0\x1f\x00\x05\x00\x01\xff\x89\x99=\x1d\x00\x00\x00"
+       b"\x00IEND\xaeB`\x82")
+
+
+@pytest.fixture(autouse=True)
+def media(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+class Loop:
+    """The world's personas and a handful of cases in known states."""
+
+    def __init__(self, world) -> None:
+        self.world = world
+        u = world.users
+        self.shequ, self.keshi, self.lingdao = u[Role.COMMUNITY_WORKER], u[Role.STAFF], u[Role.LEADER]
+        self.wangge, self.fuwu = u[Role.GRID_WORKER], u[Role.PROVIDER]
+        self.langong = world.units[LANGONG]
+        self.chengguan = world.units["360103012/城管办"]
+        self.housekeeping = Category.objects.get(code="svc-housekeeping")
+        self.demand = Category.objects.filter(kind="demand").first()
+
+    def create(self, title="楼道堆放杂物", *, by=None, category=None, unit=None, at=None, **kw) -> Case:
+        return services.case_create(Actor(user=by or self.shequ), title=title, channel=Channel.PHONE,
+                                    category=category or self.demand, org_unit=unit or self.langong,
+                                    requester_name=NAME, requester_phone=PHONE, at=at, **kw)
+
+    def dispatch(self, case, *, unit=None, handler=None) -> Case:
+        services.dispatch(Actor(user=self.shequ), case, version=case.version, handler_unit=unit,
+                          handler=handler)
+        return case
+
+
+@pytest.fixture
+def loop(world) -> Loop:
+    return Loop(world)
+
+
+def inbox(client, user, tab, **params) -> str:
+    client.force_login(user)
+    response = client.get(reverse("cases:case_list"), {"tab": tab, **params})
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def act(client, user, case, action, **data):
+    client.force_login(user)
+    data.setdefault("version", case.version)
+    return client.post(reverse("cases:case_act", args=[case.pk, action]), data)
+
+
+# --- who sees what -----------------------------------------------------------------------------
+
+def test_fast_visibility_agrees_with_permissions(loop, world):
+    loop.create("在兰宫路")
+    loop.dispatch(loop.create("派给城管办"), unit=loop.chengguan)
+    loop.dispatch(loop.create("派给服务队", category=loop.housekeeping), unit=loop.langong, handler=loop.fuwu)
+    loop.create("在网格", unit=world.units[GRID1], by=loop.wangge)
+    other = world.other[Role.COMMUNITY_WORKER]
+    loop.create("南浦的", by=other, unit=world.units["360103001001"])
+    people = list(world.users.values()) + list(world.other.values())
+    for user in people:
+        fast = set(visible_cases(user).values_list("pk", flat=True))
+        slow = set(permissions.visible(user).values_list("pk", flat=True))
+        assert fast == slow, user.username
+
+
+def test_inboxes_per_persona(client, loop, world):
+    received = loop.create("待派的楼道杂物")
+    to_dept = loop.dispatch(loop.create("派给城管办的占道"), unit=loop.chengguan)
+    to_fuwu = loop.dispatch(loop.create("家政上门", category=loop.housekeeping), unit=loop.langong,
+                            handler=loop.fuwu)
+    overdue = loop.create("早就超期的", at=timezone.now() - dt.timedelta(days=30))
+    resolved = loop.dispatch(loop.create("等回访的"), handler=loop.shequ)
+    services.accept(Actor(user=loop.shequ), resolved, version=resolved.version)
+    services.resolve(Actor(user=loop.shequ), resolved, version=resolved.version, outcome=Outcome.SOLVED,
+                     note="已清理")
+    supervised = loop.create("督办的")
+    services.supervise(Actor(user=loop.lingdao), supervised, version=supervised.version, note="三天内办结")
+    other = loop.create("南浦的", by=world.other[Role.COMMUNITY_WORKER], unit=world.units["360103001001"])
+
+    page = inbox(client, loop.shequ, "dispatch")
+    assert received.tracking_code in page and overdue.tracking_code in page
+    assert to_dept.tracking_code not in page and other.tracking_code not in page
+    page = inbox(client, loop.shequ, "review")
+    assert resolved.tracking_code in page and received.tracking_code not in page
+
+    page = inbox(client, loop.keshi, "mine")
+    assert to_dept.tracking_code in page and to_fuwu.tracking_code not in page
+    assert received.tracking_code not in inbox(client, loop.keshi, "dispatch")
+
+    page = inbox(client, loop.lingdao, "overdue")
+    assert overdue.tracking_code in page and received.tracking_code not in page
+    page = inbox(client, loop.lingdao, "supervised")
+    assert supervised.tracking_code in page and received.tracking_code not in page
+    page = inbox(client, loop.lingdao, "all")
+    assert other.tracking_code not in page and to_fuwu.tracking_code in page
+    # the tab counts are the rows of each tab
+    assert 'data-tab="supervised"' in page
+    response = client.get(reverse("cases:case_tab_counts"), {"tab": "supervised"},
+                          headers={"HX-Request": "true"})
+    tabs = {t.key: n for t, n in response.context["tabs"]}
+    assert tabs["supervised"] == "1" and tabs["overdue"] == "1" and tabs["all"] == "6"
+    assert 'data-tab="overdue"' in response.content.decode() and "<html" not in response.content.decode()
+
+
+def test_filters_and_search(client, loop):
+    leak = loop.create("水管漏水", address="兰宫路8号")
+    noise = loop.create("路灯不亮", category=loop.housekeeping)
+    page = inbox(client, loop.lingdao, "all", q="漏水")
+    assert leak.tracking_code in page and noise.tracking_code not in page
+    page = inbox(client, loop.lingdao, "all", kind="service_order")
+    assert noise.tracking_code in page and leak.tracking_code not in page
+    page = inbox(client, loop.lingdao, "all", q=leak.tracking_code)
+    assert leak.tracking_code in page and noise.tracking_code not in page
+    tomorrow = (timezone.localdate() + dt.timedelta(days=1)).isoformat()
+    assert leak.tracking_code not in inbox(client, loop.lingdao, "all", date_from=tomorrow)
+    assert leak.tracking_code not in inbox(client, loop.lingdao, "all", overdue="on")
+    # htmx asks for the table only
+    response = client.get(reverse("cases:case_list"), {"tab": "all", "q": "漏水"},
+                          headers={"HX-Request": "true", "HX-Target": "case-table"})
+    body = response.content.decode()
+    assert leak.tracking_code in body and "<html" not in body
+
+
+def test_other_street_gets_404(client, loop, world):
+    case = loop.create()
+    for user in (world.other[Role.LEADER], world.other[Role.COMMUNITY_WORKER], world.other[Role.PROVIDER]):
+        client.force_login(user)
+        assert client.get(reverse("cases:case_detail", args=[case.pk])).status_code == 404
+        response = client.post(reverse("cases:case_act", args=[case.pk, "dispatch"]),
+                               {"version": case.version, "handler_unit": loop.chengguan.pk})
+        assert response.status_code == 404
+        assert client.post(reverse("cases:case_reveal", args=[case.pk])).status_code == 404
+    case.refresh_from_db()
+    assert case.status == Status.RECEIVED
+    # missing looks the same
+    assert client.get(reverse("cases:case_detail", args=[999999])).status_code == 404
+
+
+# --- every step through the page --------------------------------------------------------------
+
+def test_the_whole_loop_through_the_forms(client, loop):
+    case = loop.create()
+    response = act(client, loop.shequ, case, "dispatch", handler_unit=loop.chengguan.pk, note="请处理")
+    assert response.status_code == 302
+    case.refresh_from_db()
+    assert case.status == Status.DISPATCHED and case.handler_unit == loop.chengguan
+
+    client.force_login(loop.keshi)
+    page = client.get(reverse("cases:case_detail", args=[case.pk])).content.decode()
+    assert 'data-step="accept"' in page and 'data-step="dispatch"' not in page
+    assert act(client, loop.keshi, case, "accept").status_code == 302
+    case.refresh_from_db()
+    assert case.status == Status.IN_PROGRESS and case.handler == loop.keshi
+
+    future = (timezone.localtime(case.deadline_at) + dt.timedelta(days=2)).strftime("%Y-%m-%dT%H:%M")
+    response = act(client, loop.keshi, case, "extend_request", new_deadline=future, reason="需协调物业")
+    assert response.status_code == 302
+    old_deadline = case.deadline_at
+    case.refresh_from_db()
+    assert act(client, loop.shequ, case, "extend_decide", approve="1").status_code == 302
+    case.refresh_from_db()
+    assert case.deadline_at > old_deadline
+
+    assert act(client, loop.keshi, case, "note", note="已联系物业").status_code == 302
+    case.refresh_from_db()
+    assert act(client, loop.lingdao, case, "supervise", note="尽快").status_code == 302
+    case.refresh_from_db()
+    assert case.supervised_at is not None
+    assert act(client, loop.lingdao, case, "assign_owner", owner=loop.lingdao.pk).status_code == 302
+    case.refresh_from_db()
+    assert case.owner == loop.lingdao
+
+    assert act(client, loop.keshi, case, "resolve", outcome="solved", note="已清理完毕").status_code == 302
+    case.refresh_from_db()
+    assert case.status == Status.RESOLVED and case.outcome == Outcome.SOLVED
+    assert act(client, loop.shequ, case, "review", satisfied="0", note="还有杂物").status_code == 302
+    case.refresh_from_db()
+    assert case.status == Status.IN_PROGRESS and case.reopen_count == 1
+    assert act(client, loop.keshi, case, "resolve", outcome="solved", note="再次清理").status_code == 302
+    case.refresh_from_db()
+    assert act(client, loop.shequ, case, "review", satisfied="1", rating="5").status_code == 302
+    case.refresh_from_db()
+    assert case.status == Status.CLOSED and case.rating == 5
+    assert act(client, loop.shequ, case, "reopen", reason="居民再次反映").status_code == 302
+    case.refresh_from_db()
+    assert case.status == Status.IN_PROGRESS and case.reopen_count == 2
+    assert act(client, loop.keshi, case, "resolve", outcome="explained", note="已解释").status_code == 302
+    case.refresh_from_db()
+    assert act(client, loop.shequ, case, "close", note="联系不上").status_code == 302
+    case.refresh_from_db()
+    assert case.status == Status.CLOSED
+
+    # the timeline shows each step with who and when
+    client.force_login(loop.shequ)
+    page = client.get(reverse("cases:case_detail", args=[case.pk])).content.decode()
+    for label in ("受理", "派单", "签收", "申请延期", "批准延期", "备注", "督办", "包案", "办结", "回访",
+                  "重办", "归档"):
+        assert f"<strong>{label}</strong>" in page, label
+    assert str(loop.keshi) in page and "已联系物业" in page
+
+
+def test_return_redispatch_and_merge(client, loop):
+    case = loop.dispatch(loop.create("占道经营"), unit=loop.chengguan)
+    assert act(client, loop.keshi, case, "return", reason="不属于本科室").status_code == 302
+    case.refresh_from_db()
+    assert case.status == Status.RECEIVED and case.handler_unit is None
+    loop.dispatch(case, unit=loop.chengguan)
+    case.refresh_from_db()
+    response = act(client, loop.shequ, case, "redispatch", handler=loop.wangge.pk, note="网格员就近处理")
+    assert response.status_code == 302
+    case.refresh_from_db()
+    assert case.handler == loop.wangge
+
+    primary = loop.create("楼道堆放杂物 3栋", address="兰宫路1号")
+    duplicate = loop.create("楼道堆放杂物 3栋二单元", address="兰宫路1号")
+    client.force_login(loop.shequ)
+    page = client.get(reverse("cases:case_detail", args=[duplicate.pk])).content.decode()
+    assert primary.tracking_code in page  # suggested as the primary
+    assert act(client, loop.shequ, duplicate, "merge", primary=primary.tracking_code).status_code == 302
+    duplicate.refresh_from_db()
+    assert duplicate.status == Status.MERGED and duplicate.merged_into == primary
+
+
+def test_claim_from_the_pool(client, loop):
+    wish = loop.create("微心愿:帮老人买菜", category=loop.housekeeping)
+    client.force_login(loop.fuwu)
+    page = client.get(reverse("cases:case_list"), {"tab": "pool"}).content.decode()
+    assert wish.tracking_code in page or wish.title in page
+    assert NAME not in page and "张*" in page
+    assert act(client, loop.fuwu, wish, "claim").status_code == 302
+    wish.refresh_from_db()
+    assert wish.status == Status.IN_PROGRESS and wish.handler == loop.fuwu
+
+
+@pytest.mark.parametrize("action,data,field_text", [
+    ("dispatch", {}, "请选择承办单位或承办人"),
+    ("dispatch", {"handler_unit": "999999"}, "承办单位"),
+    ("supervise", {"note": ""}, "督办要求"),
+    ("merge", {"primary": "NOSUCHCODE"}, "找不到查询码"),
+    ("accept", {}, "不能签收"),  # from the wrong state
+    ("resolve", {"outcome": "solved", "note": "x"}, ""),
+])
+def test_bad_input_is_refused_with_a_message_and_nothing_changes(client, loop, action, data, field_text):
+    case = loop.create()
+    before = (case.version, case.events.count(), case.status)
+    user = loop.lingdao if action == "supervise" else loop.shequ
+    response = act(client, user, case, action, **data)
+    assert response.status_code in (400, 403, 409)
+    body = response.content.decode()
+    assert 'role="alert"' in body
+    if field_text:
+        assert field_text in body
+    case.refresh_from_db()
+    assert (case.version, case.events.count(), case.status) == before
+
+
+def test_a_step_the_user_may_not_take_is_refused(client, loop):
+    case = loop.dispatch(loop.create(), unit=loop.chengguan)
+    response = act(client, loop.wangge, case, "resolve", outcome="solved", note="我来办结")
+    assert response.status_code in (403, 404, 409)
+    case.refresh_from_db()
+    assert case.status == Status.DISPATCHED
+
+
+def test_two_staff_dispatching_the_same_version_conflict(client, loop):
+    case = loop.create()
+    seen = case.version
+    first = act(client, loop.shequ, case, "dispatch", version=seen, handler_unit=loop.chengguan.pk)
+    assert first.status_code == 302
+    second = act(client, loop.lingdao, case, "dispatch", version=seen, handler=loop.wangge.pk)
+    assert second.status_code == 409
+    body = second.content.decode()
+    assert "已被他人更新,请刷新" in body
+    assert "待签收" in body  # the fresh state is shown
+    case.refresh_from_db()
+    assert case.handler_unit == loop.chengguan and case.handler is None
+    assert case.events.filter(action="dispatch").count() == 1
+
+
+# --- provider -------------------------------------------------------------------------------------
+
+def test_provider_sees_only_its_orders_masked(client, loop):
+    mine = loop.dispatch(loop.create("家政上门:擦窗", category=loop.housekeeping), unit=loop.langong,
+                         handler=loop.fuwu)
+    not_mine = loop.dispatch(loop.create("派给城管办的"), unit=loop.chengguan)
+    client.force_login(loop.fuwu)
+    page = client.get(reverse("cases:case_list")).content.decode()
+    assert mine.title in page and not_mine.title not in page
+    assert NAME not in page and PHONE not in page and "138****8000" in page
+    detail = client.get(reverse("cases:case_detail", args=[mine.pk])).content.decode()
+    assert NAME not in detail and PHONE not in detail and "显示完整信息" not in detail
+    assert client.get(reverse("cases:case_detail", args=[not_mine.pk])).status_code == 404
+    assert client.post(reverse("cases:case_reveal", args=[mine.pk])).status_code == 404
+    # 接单 from the list, then 办结 on the detail page
+    assert act(client, loop.fuwu, mine, "accept").status_code == 302
+    mine.refresh_from_db()
+    assert mine.status == Status.IN_PROGRESS
+    assert act(client, loop.fuwu, mine, "resolve", outcome="solved", note="已上门擦窗").status_code == 302
+    mine.refresh_from_db()
+    assert mine.status == Status.RESOLVED
+    page = client.get(reverse("cases:case_list"), {"tab": "done"}).content.decode()
+    assert mine.title in page
+
+
+# --- reveal, attachments, export, intake, inbox -----------------------------------------------
+
+def test_reveal_shows_full_data_and_is_audited(client, loop):
+    case = loop.create()
+    client.force_login(loop.shequ)
+    page = client.get(reverse("cases:case_detail", args=[case.pk])).content.decode()
+    assert NAME not in page and PHONE not in page and "张**" in page and "显示完整信息" in page
+    response = client.post(reverse("cases:case_reveal", args=[case.pk]), headers={"HX-Request": "true"})
+    assert response.status_code == 200
+    assert NAME in response.content.decode() and PHONE in response.content.decode()
+    event = AuditEvent.objects.filter(event_type="cases.reveal").get()
+    assert event.actor == loop.shequ and event.target_id == str(case.pk)
+    # a grid worker has no right to reveal
+    client.force_login(loop.wangge)
+    page = client.get(reverse("cases:case_detail", args=[case.pk])).content.decode()
+    assert "显示完整信息" not in page
+    assert client.post(reverse("cases:case_reveal", args=[case.pk])).status_code == 404
+    assert AuditEvent.objects.filter(event_type="cases.reveal").count() == 1
+
+
+def upload(client, case, name, data, stage="before"):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    return client.post(reverse("cases:case_attach", args=[case.pk]),
+                       {"file": SimpleUploadedFile(name, data, "image/png"), "stage": stage})
+
+
+def test_attachments_before_after_and_refusals(client, loop, settings, world):
+    case = loop.create()
+    client.force_login(loop.shequ)
+    response = upload(client, case, "现场.png", PNG)
+    assert response.status_code == 302
+    attachment = Attachment.objects.get(case=case)
+    page = client.get(reverse("cases:case_detail", args=[case.pk])).content.decode()
+    url = reverse("cases:attachment_file", args=[attachment.pk])
+    assert f'<img src="{url}"' in page
+    image = client.get(url)
+    assert image.status_code == 200 and image["Content-Type"] == "image/png"
+
+    response = upload(client, case, "病毒.png", b"MZ\x90\x00 not an image at all")
+    assert response.status_code == 400
+    assert "不是 JPEG/PNG/GIF/WebP 图片或 PDF" in response.content.decode()
+    settings.JIEDAO_ATTACHMENT_MAX_BYTES = 50
+    response = upload(client, case, "大图.png", PNG + b"\x00" * 100)
+    assert response.status_code == 400 and "超过上限" in response.content.decode()
+    assert Attachment.objects.filter(case=case).count() == 1
+
+    client.force_login(world.other[Role.COMMUNITY_WORKER])
+    assert client.get(url).status_code == 404
+
+
+def test_export_has_every_timestamp_and_masks(client, loop):
+    case = loop.dispatch(loop.create("导出测试"), unit=loop.chengguan)
+    client.force_login(loop.lingdao)
+    response = client.get(reverse("cases:case_export"), {"tab": "all"})
+    assert response.status_code == 200
+    book = load_workbook(io.BytesIO(b"".join(response.streaming_content)), read_only=True)
+    rows = list(book.active.iter_rows(values_only=True))
+    header = list(rows[0])
+    assert header == HEADERS
+    for column in ("受理", "首次派单", "首次签收", "办结", "回访", "归档", "期限", "是否超期", "结果",
+                   "满意度", "重办次数"):
+        assert column in header
+    values = list(rows[1]) + [None] * (len(header) - len(rows[1]))  # trailing empty cells are not stored
+    row = dict(zip(header, values, strict=True))
+    assert row["查询码"] == case.tracking_code
+    assert row["诉求人"] == "张**" and row["联系电话"] == "138****8000"
+    assert row["首次派单"] is not None and row["首次签收"] is None
+    assert row["是否超期"] == "否"
+    flat = " ".join(str(v) for r in rows for v in r)
+    assert NAME not in flat and PHONE not in flat
+    assert AuditEvent.objects.filter(event_type="cases.export").exists()
+
+
+def test_intake_with_duplicate_suggestions(client, loop):
+    existing = loop.create("楼道堆放杂物影响通行", address="兰宫路8号")
+    client.force_login(loop.shequ)
+    response = client.get(reverse("cases:intake_similar"),
+                          {"category": loop.demand.pk, "org_unit": loop.langong.pk,
+                           "title": "楼道堆放杂物", "address": "兰宫路8号"}, headers={"HX-Request": "true"})
+    assert existing.tracking_code in response.content.decode()
+
+    data = {"category": loop.demand.pk, "channel": Channel.PHONE, "priority": "normal",
+            "org_unit": loop.langong.pk, "title": "路灯不亮", "requester_name": "李四",
+            "requester_phone": "12345"}
+    response = client.post(reverse("cases:case_new"), data)
+    assert response.status_code == 400 and "不是有效的手机号" in response.content.decode()
+    assert not Case.objects.filter(title="路灯不亮").exists()
+    response = client.post(reverse("cases:case_new"), {**data, "requester_phone": "13900139000"})
+    created = Case.objects.get(title="路灯不亮")
+    assert response.status_code == 302 and response["Location"].endswith(f"/{created.pk}/")
+    # a place outside one's scope is not offered
+    other = client.post(reverse("cases:case_new"), {**data, "org_unit": loop.world.units["360103001001"].pk})
+    assert other.status_code == 400 and Case.objects.filter(title="路灯不亮").count() == 1
+
+
+def test_notification_inbox(client, loop):
+    loop.dispatch(loop.create("家政上门", category=loop.housekeeping), unit=loop.langong, handler=loop.fuwu)
+    note = Notification.objects.get(user=loop.fuwu)
+    client.force_login(loop.fuwu)
+    bell = client.get(reverse("cases:notification_bell")).content.decode()
+    assert 'class="bell-count"' in bell and ">1<" in bell
+    page = client.get(reverse("cases:notifications")).content.decode()
+    assert note.text in page
+    client.post(reverse("cases:notification_read", args=[note.pk]), headers={"HX-Request": "true"})
+    note.refresh_from_db()
+    assert note.read_at is not None
+    assert 'class="bell-count"' not in client.get(reverse("cases:notification_bell")).content.decode()
+    # someone else's notification is a 404
+    client.force_login(loop.shequ)
+    assert client.post(reverse("cases:notification_read", args=[note.pk])).status_code == 404
+
+
+def test_supervision_and_kpis(client, loop):
+    case = loop.dispatch(loop.create("督办件"), unit=loop.chengguan)
+    services.supervise(Actor(user=loop.lingdao), case, version=case.version, note="本周办结")
+    services.assign_owner(Actor(user=loop.lingdao), case, version=case.version, owner=loop.lingdao)
+    services.accept(Actor(user=loop.keshi), case, version=case.version)
+    services.resolve(Actor(user=loop.keshi), case, version=case.version, outcome=Outcome.SOLVED, note="好了")
+    client.force_login(loop.lingdao)
+    page = client.get(reverse("cases:supervision")).content.decode()
+    assert "本周办结" in page and 'data-owner="lingdao"' in page
+    response = client.get(reverse("cases:kpis"))
+    assert response.status_code == 200
+    rows = {row["unit"].name: row for row in response.context["rows"] if row["unit"]}
+    assert rows["城管办"]["result"].resolved == 1
+    values = {v["name"]: v["text"] for v in rows["城管办"]["values"]}
+    assert values["on_time_rate"] == "100.0%" and values["solved_rate"] == "100.0%"
+    # the provider has no supervision page
+    client.force_login(loop.fuwu)
+    assert client.get(reverse("cases:supervision")).status_code == 404
+
+
+def test_department_staff_can_filter_by_any_community_of_the_street(loop, world):
+    from jiedao.cases.forms import CaseFilterForm
+
+    places = dict(CaseFilterForm(user=loop.keshi).fields["place"].choices)
+    assert world.units[LANGONG].pk in places and world.units["360103001001"].pk not in places
+    places = dict(CaseFilterForm(user=loop.shequ).fields["place"].choices)
+    assert world.units[LANGONG].pk in places and world.units["360103001001"].pk not in places

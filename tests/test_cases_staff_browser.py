@@ -1,0 +1,139 @@
+"""In Debian's Chromium: the staff inbox and a case's detail page at desktop and phone width,
+and the provider's phone view. Screenshots go to test-artifacts/ (look at them)."""
+
+from __future__ import annotations
+
+import os
+import struct
+import zlib
+from pathlib import Path
+
+import pytest
+
+from jiedao.accounts.roles import Role
+from jiedao.audit.trail import Actor
+from jiedao.cases import catalogue, services
+from jiedao.cases.models import Case, Category, Channel, Status
+
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # sync Playwright + live_server
+
+pytestmark = pytest.mark.browser
+SHOTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+DESKTOP = {"width": 1366, "height": 900}
+PHONE = {"width": 390, "height": 844}
+
+
+def png(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:
+    """A plain-colour PNG, enough for a thumbnail."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    raw = b"".join(b"\x00" + bytes(rgb) * width for _ in range(height))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+def sign_in(page, base_url, username, password):
+    page.goto(f"{base_url}/accounts/login/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    page.wait_for_load_state("networkidle")
+
+
+def no_sideways_scroll(page, width):
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+
+
+@pytest.fixture(autouse=True)
+def media(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+@pytest.fixture
+def cases(world):
+    # live_server tests flush the database between tests, the migration-loaded catalogue too
+    catalogue.load(Category)
+    shequ = world.users[Role.COMMUNITY_WORKER]
+    by = Actor(user=shequ)
+    langong = world.units["360103012001"]
+    demand = Category.objects.filter(kind="demand").first()
+    made = [services.case_create(by, title=f"楼道堆放杂物影响通行({i}号楼)", channel=Channel.HOTLINE,
+                                 category=demand, org_unit=langong, address=f"兰宫路{i}号",
+                                 requester_name="张三丰", requester_phone="13800138000",
+                                 description="居民来电反映楼道内堆放纸箱、旧家具,影响通行和消防安全。")
+            for i in range(1, 6)]
+    order = services.case_create(by, title="上门家政服务:擦窗", channel=Channel.WEB,
+                                 category=Category.objects.get(code="svc-housekeeping"), org_unit=langong,
+                                 requester_name="周小梅", requester_phone="13900139000", address="兰宫路3号")
+    services.dispatch(by, order, version=order.version, handler_unit=langong,
+                      handler=world.users[Role.PROVIDER], note="请今天联系居民")
+    return made, order
+
+
+def test_inbox_and_case_detail_desktop_and_phone(live_server, world, page, cases):
+    SHOTS.mkdir(exist_ok=True)
+    made, _order = cases
+    case = made[0]
+    page.set_viewport_size(DESKTOP)
+    sign_in(page, live_server.url, "shequ", world.password)
+    page.goto(f"{live_server.url}/cases/")
+    assert page.locator(".tabs a.is-current").inner_text().startswith("待派单")
+    assert page.locator(f"tr[data-case='{case.tracking_code}']").count() == 1
+    assert "张**" in page.content() and "张三丰" not in page.content()
+    page.screenshot(path=str(SHOTS / "cases-inbox-desktop.png"), full_page=True)
+
+    # search narrows the table in place (htmx)
+    page.fill("#id_q", "3号楼")
+    page.wait_for_function("document.querySelectorAll('#case-table tr[data-case]').length === 1")
+
+    page.goto(f"{live_server.url}/cases/{case.pk}/")
+    page.click("details.step-dispatch > summary")
+    page.select_option("details.step-dispatch select[name=handler_unit]", label="城管办(科室)")
+    page.fill("details.step-dispatch textarea[name=note]", "请城管办三日内清理")
+    page.click("details.step-dispatch button[type=submit]")
+    page.wait_for_load_state("networkidle")
+    assert "已派单" in page.content()
+    case.refresh_from_db()
+    assert case.status == Status.DISPATCHED
+
+    page.click("details.step-attach > summary")
+    photo = {"name": "现场.png", "mimeType": "image/png", "buffer": png(160, 120, (190, 120, 60))}
+    page.set_input_files("details.step-attach input[type=file]", files=[photo])
+    page.click("details.step-attach button[type=submit]")
+    page.wait_for_load_state("networkidle")
+    assert page.locator(".case-media img").count() == 1
+    page.click("#requester button")
+    page.wait_for_selector("text=已显示完整信息")
+    assert "13800138000" in page.content()
+    page.screenshot(path=str(SHOTS / "cases-detail-desktop.png"), full_page=True)
+
+    page.set_viewport_size(PHONE)
+    page.goto(f"{live_server.url}/cases/?tab=all")
+    no_sideways_scroll(page, PHONE["width"])
+    page.screenshot(path=str(SHOTS / "cases-inbox-phone.png"), full_page=True)
+    page.goto(f"{live_server.url}/cases/{case.pk}/")
+    no_sideways_scroll(page, PHONE["width"])
+    page.screenshot(path=str(SHOTS / "cases-detail-phone.png"), full_page=True)
+
+
+def test_provider_accepts_and_resolves_on_a_phone(live_server, world, page, cases):
+    SHOTS.mkdir(exist_ok=True)
+    _made, order = cases
+    page.set_viewport_size(PHONE)
+    sign_in(page, live_server.url, "fuwu", world.password)
+    page.goto(f"{live_server.url}/cases/")
+    card = page.locator(f"li[data-case='{order.tracking_code}']")
+    assert "周*" in card.inner_text() and "139****9000" in card.inner_text()
+    no_sideways_scroll(page, PHONE["width"])
+    page.screenshot(path=str(SHOTS / "cases-provider-phone.png"), full_page=True)
+    card.locator("button", has_text="接单").click()
+    page.wait_for_load_state("networkidle")
+    page.click("details.step-resolve > summary")
+    page.select_option("details.step-resolve select[name=outcome]", "solved")
+    page.fill("details.step-resolve textarea[name=note]", "已上门擦窗,居民满意")
+    page.screenshot(path=str(SHOTS / "cases-provider-detail-phone.png"), full_page=True)
+    page.click("details.step-resolve button[type=submit]")
+    page.wait_for_load_state("networkidle")
+    order.refresh_from_db()
+    assert order.status == Status.RESOLVED
+    assert Case.objects.get(pk=order.pk).handler == world.users[Role.PROVIDER]
