@@ -49,8 +49,12 @@ def document(case: Case) -> str:
                             case.requester_name, case.requester_phone]))
 
 
-def index(case: Case) -> None:
-    CaseSearchDoc.objects.update_or_create(case=case, defaults={"tokens": document(case)})
+def index(case: Case, *, created: bool = False) -> None:
+    """(Re)index a case; ``created=True`` for a new case skips the look-up."""
+    if created:
+        CaseSearchDoc.objects.create(case=case, tokens=document(case))
+    else:
+        CaseSearchDoc.objects.update_or_create(case=case, defaults={"tokens": document(case)})
 
 
 def _query_parts(text: str) -> list[list[str]]:
