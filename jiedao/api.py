@@ -7,6 +7,7 @@ checked). Either way the request acts as that user, with the same scopes as the 
 
 from django.http import HttpRequest
 from ninja import NinjaAPI
+from ninja.errors import ValidationError
 from ninja.security import HttpBearer, SessionAuth
 
 from jiedao.accounts import tokens
@@ -33,6 +34,37 @@ api = NinjaAPI(
     auth=[TokenAuth(), ActiveSessionAuth()],
     urls_namespace="api",
 )
+
+# What pydantic's error types mean, in the users' language (the field is named before it).
+VALIDATION_MESSAGES = {
+    "missing": "缺少必填字段",
+    "int_parsing": "应为整数", "int_type": "应为整数", "int_from_float": "应为整数",
+    "float_parsing": "应为数字", "decimal_parsing": "应为数字", "decimal_type": "应为数字",
+    "bool_parsing": "应为 true 或 false", "bool_type": "应为 true 或 false",
+    "string_type": "应为文本", "string_too_long": "过长", "string_too_short": "过短",
+    "datetime_parsing": "日期时间格式不对(应为 ISO 8601,如 2021-10-08T09:30:00+08:00)",
+    "datetime_from_date_parsing": "日期时间格式不对(应为 ISO 8601,如 2021-10-08T09:30:00+08:00)",
+    "date_parsing": "日期格式不对(应为 2021-10-08)",
+    "date_from_datetime_parsing": "日期格式不对(应为 2021-10-08)",
+    "greater_than_equal": "太小", "less_than_equal": "太大", "greater_than": "太小", "less_than": "太大",
+    "literal_error": "取值不在允许范围内", "enum": "取值不在允许范围内",
+    "json_invalid": "JSON 格式有误", "model_attributes_type": "应为对象", "dict_type": "应为对象",
+    "list_type": "应为列表",
+}
+
+
+@api.exception_handler(ValidationError)
+def validation_error(request: HttpRequest, exc: ValidationError):
+    """422 with each problem's field and a Chinese message (``loc`` as django-ninja gives it)."""
+    errors = []
+    for error in exc.errors:
+        loc = [str(part) for part in error.get("loc", ())]
+        field = ".".join(part for part in loc if part not in ("body", "query", "path", "form", "payload"))
+        reason = VALIDATION_MESSAGES.get(error.get("type", ""), error.get("msg", "输入有误"))
+        errors.append({"loc": loc, "field": field, "type": error.get("type", ""),
+                       "msg": f"{field or '请求'}:{reason}"})
+    return api.create_response(request, {"detail": errors}, status=422)
+
 
 for _app in ("cases", "ledgers", "records", "checker"):
     _module = __import__(f"jiedao.{_app}.api", fromlist=["router"])

@@ -391,3 +391,11 @@ def test_openapi_documents_the_routes_in_chinese(world):
                                                                                  "409", "422"}
     props = schema["components"]["schemas"]["CaseSummary"]["properties"]
     assert props["requester_phone"]["description"] == "联系电话(默认脱敏)"
+
+
+def test_schema_errors_are_explained_in_chinese(world, apis):
+    response = apis[Role.COMMUNITY_WORKER].post("", {**CREATE, "title": None, "latitude": "north"})
+    assert response.status_code == 422
+    messages = {error["field"]: error["msg"] for error in response.json()["detail"]}
+    assert any(field.endswith("latitude") and "应为数字" in msg for field, msg in messages.items()), messages
+    assert not Case.objects.exists()

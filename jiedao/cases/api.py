@@ -30,7 +30,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from ninja import Field, File, Form, Query, Router, Schema, Status, UploadedFile
 
-from jiedao.accounts.access import has_cap, scope_q
+from jiedao.accounts.access import has_cap
 from jiedao.accounts.models import Membership, User
 from jiedao.accounts.roles import Cap
 from jiedao.audit.trail import Actor, record
@@ -579,21 +579,13 @@ def accept(request: HttpRequest, case_id: int, payload: NoteIn):
                 lambda by, case: services.accept(by, case, version=payload.version, note=payload.note))
 
 
-def _pool_q(user) -> Q:
-    """Service orders waiting in the pool that ``user`` (a provider) may claim."""
-    if not has_cap(user, Cap.FULFIL_ORDERS):
-        return Q(pk__in=[])
-    return (Q(kind=CaseKind.SERVICE_ORDER, status=CaseStatus.RECEIVED, handler__isnull=True)
-            & scope_q(user, Cap.FULFIL_ORDERS, "org_unit"))
-
-
 @router.get("/pool", response={200: CasePage, **ERRORS}, summary="可认领的服务点单(服务方)",
             description="服务方所在社区/街道里尚未派出的服务点单,可用 claim 认领;个人信息脱敏。")
 def pool(request: HttpRequest, page: int = 1, page_size: int = 20):
     if page < 1 or not 1 <= page_size <= MAX_PAGE_SIZE:
         return Status(400, {"detail": _("页码须 ≥ 1,每页 1–100 条"), "field": "page_size",
                             "code": "invalid"})
-    queryset = Case.objects.filter(_pool_q(request.user)).select_related(
+    queryset = Case.objects.filter(permissions.claimable_q(request.user)).select_related(
         "category", "street", "org_unit", "handler_unit", "handler", "owner")
     count = queryset.count()
     rows = list(queryset.order_by("created_at", "id")[(page - 1) * page_size:page * page_size])
@@ -608,7 +600,7 @@ def claim(request: HttpRequest, case_id: int, payload: NoteIn):
     # The pool is not part of a provider's visible cases (those are its own orders), so the
     # order is looked up among the visible ones and the claimable ones.
     user = request.user
-    case = (Case.objects.filter(permissions.visible_q(user) | _pool_q(user))
+    case = (Case.objects.filter(permissions.visible_q(user) | permissions.claimable_q(user))
             .select_related("category", "street", "org_unit").filter(pk=case_id).first())
     if case is None:
         raise Http404

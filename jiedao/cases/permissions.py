@@ -16,7 +16,7 @@ from __future__ import annotations
 from django.db.models import Q, QuerySet
 from django.http import Http404
 
-from jiedao.accounts.access import has_cap, scope_paths
+from jiedao.accounts.access import has_cap, scope_paths, scope_q
 from jiedao.accounts.roles import Cap
 from jiedao.core.models import OrgUnit, OrgUnitKind
 
@@ -61,6 +61,16 @@ def visible_q(user) -> Q:
     # where the case is (``assign_owner`` checks it), and an OR on another column would keep
     # the database off the street index.
     return q
+
+
+def claimable_q(user) -> Q:
+    """Service orders waiting in the pool that ``user`` (a provider) may claim (认领/抢单):
+    open, held by nobody, in the provider's communities. Not part of ``visible``: a provider
+    sees the pool's orders only as candidates, masked, until it claims one."""
+    if user is None or not user.is_authenticated or not has_cap(user, Cap.FULFIL_ORDERS):
+        return Q(pk__in=[])
+    return (Q(kind=CaseKind.SERVICE_ORDER, status=Status.RECEIVED, handler__isnull=True)
+            & scope_q(user, Cap.FULFIL_ORDERS, "org_unit"))
 
 
 def visible(user, queryset: QuerySet[Case] | None = None) -> QuerySet[Case]:
