@@ -137,3 +137,34 @@ def test_provider_accepts_and_resolves_on_a_phone(live_server, world, page, case
     order.refresh_from_db()
     assert order.status == Status.RESOLVED
     assert Case.objects.get(pk=order.pk).handler == world.users[Role.PROVIDER]
+
+
+def test_intake_supervision_and_kpis_pages(live_server, world, page, cases):
+    SHOTS.mkdir(exist_ok=True)
+    made, _order = cases
+    lingdao = world.users[Role.LEADER]
+    services.supervise(Actor(user=lingdao), made[1], version=made[1].version, note="三日内清理完毕")
+    services.assign_owner(Actor(user=lingdao), made[1], version=made[1].version, owner=lingdao)
+    page.set_viewport_size(DESKTOP)
+    sign_in(page, live_server.url, "shequ", world.password)
+    page.goto(f"{live_server.url}/cases/new/")
+    page.select_option("#id_category", label="民生诉求·群众诉求")
+    page.select_option("#id_org_unit", label="兰宫路社区(社区)")
+    page.fill("#id_title", "楼道堆放杂物影响通行")
+    page.wait_for_selector(".similar-list li")  # duplicates suggested while typing
+    assert page.locator(".similar-list li").count() >= 1
+    page.screenshot(path=str(SHOTS / "cases-intake-desktop.png"), full_page=True)
+    page.click("form[action$='/accounts/logout/'] button")
+
+    sign_in(page, live_server.url, "lingdao", world.password)
+    page.goto(f"{live_server.url}/cases/supervision/")
+    assert "三日内清理完毕" in page.content()
+    assert page.locator("tr[data-owner='lingdao']").count() == 1
+    page.screenshot(path=str(SHOTS / "cases-supervision-desktop.png"), full_page=True)
+    page.goto(f"{live_server.url}/cases/kpis/")
+    assert page.locator("table.kpis tr.total").count() == 1
+    page.screenshot(path=str(SHOTS / "cases-kpis-desktop.png"), full_page=True)
+    page.set_viewport_size(PHONE)
+    page.goto(f"{live_server.url}/cases/inbox/")
+    no_sideways_scroll(page, PHONE["width"])
+    page.screenshot(path=str(SHOTS / "cases-notifications-phone.png"), full_page=True)
