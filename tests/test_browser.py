@@ -13,17 +13,18 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # sync Playwright + 
 pytestmark = pytest.mark.browser
 SHOTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 
+BUSINESS_NAV = {"home", "cases", "supervision", "ledgers", "records", "indicators", "checker", "org"}
 EXPECTED_NAV = {
-    Role.LEADER: {"home", "org"},
-    Role.STAFF: {"home", "org"},
-    Role.COMMUNITY_WORKER: {"home", "org"},
-    Role.GRID_WORKER: {"home", "org"},
-    Role.PROVIDER: {"home"},
-    Role.DISCIPLINE: {"home"},
+    Role.LEADER: BUSINESS_NAV,
+    Role.STAFF: BUSINESS_NAV,
+    Role.COMMUNITY_WORKER: BUSINESS_NAV,
+    Role.GRID_WORKER: BUSINESS_NAV,
+    Role.PROVIDER: {"home", "cases"},
+    Role.DISCIPLINE: {"home", "integrity"},
     Role.RESIDENT: {"home"},
-    Role.DISTRICT_VIEWER: {"home", "org"},
-    Role.DISTRICT_STATISTICIAN: {"home", "org"},
-    Role.SYSADMIN: {"home", "org", "users", "admin"},
+    Role.DISTRICT_VIEWER: BUSINESS_NAV,
+    Role.DISTRICT_STATISTICIAN: BUSINESS_NAV,
+    Role.SYSADMIN: {"home", "checker", "checker_lexicon", "org", "users", "admin"},
     Role.SECADMIN: {"home", "org", "memberships", "admin"},
     Role.AUDITOR: {"home", "audit"},
 }

@@ -32,6 +32,14 @@ KIND_ORDER = {
 
 # What each 工作台 card says about the page the navigation offers; keyed by NavItem.key.
 CARD_TEXT = {
+    "cases": _("受理、派单、签收、办结、回访:待派单、我的待办、即将到期与已超期"),
+    "supervision": _("督办与超期工单,领导包案责任清单"),
+    "ledgers": _("服务对象、企业、楼宇、重大项目、征收拆迁台账,Excel 导入导出"),
+    "integrity": _("干部廉政档案:一人一档、全程留痕"),
+    "records": _("工作量、会议议事、走访慰问、消防安全排查、工作计划"),
+    "indicators": _("经济指标目标、累计完成、同比与全区排名"),
+    "checker": _("校对工作总结:分项合计、比例、受理办结、敏感词与编辑标记"),
+    "checker_lexicon": _("管理敏感词库,导入词表"),
     "org": _("查看本单位及下属社区、网格、科室的组织架构"),
     "users": _("新建账号、解锁、停用与重置密码"),
     "memberships": _("按单位授予或撤销角色(三员分立)"),
