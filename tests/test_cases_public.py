@@ -9,8 +9,8 @@ from jiedao.accounts.roles import Role
 from jiedao.audit.models import AuditEvent
 from jiedao.audit.trail import Actor
 from jiedao.cases import services
-from jiedao.cases.public import PUBLIC_ACTOR_LABEL
 from jiedao.cases.models import Attachment, Case, CaseEvent, Status
+from jiedao.cases.public import PUBLIC_ACTOR_LABEL
 
 PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4"
        b"\x89\x00\x00\x00\rIDATx\x9cc\xf8\x0f\x00\x00\x01\x01\x00\x05\x18\xd8N\x00\x00\x00\x00IEND\xaeB`\x82")

@@ -157,26 +157,28 @@ class Case(models.Model):
                                  on_delete=models.SET_NULL, null=True, blank=True, related_name="cases")
     enterprise = models.ForeignKey("ledgers.Enterprise", verbose_name=_("企业"),
                                    on_delete=models.SET_NULL, null=True, blank=True, related_name="cases")
+    # The person columns (and merged_into) are mostly NULL: each has a partial index on its
+    # non-NULL rows (Meta.indexes) instead of the full one a ForeignKey gets by default.
     requester_user = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("提交账号"),
                                        on_delete=models.SET_NULL, null=True, blank=True,
-                                       related_name="requested_cases")
+                                       related_name="requested_cases", db_index=False)
     # Who handles, and who answers for it.
     handler_unit = models.ForeignKey("core.OrgUnit", verbose_name=_("承办单位"),
                                      on_delete=models.PROTECT, null=True, blank=True,
                                      related_name="handled_cases")
     handler = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("承办人"),
                                 on_delete=models.PROTECT, null=True, blank=True,
-                                related_name="handled_cases")
+                                related_name="handled_cases", db_index=False)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("包案领导"),
                               on_delete=models.PROTECT, null=True, blank=True,
-                              related_name="owned_cases")
+                              related_name="owned_cases", db_index=False)
 
     status = models.CharField(_("状态"), max_length=16, choices=Status.choices,
                               default=Status.RECEIVED, db_index=True)
     outcome = models.CharField(_("办理结果"), max_length=16, choices=Outcome.choices, blank=True)
     outcome_note = models.TextField(_("办结说明"), blank=True)
     merged_into = models.ForeignKey("self", verbose_name=_("并入"), on_delete=models.PROTECT,
-                                    null=True, blank=True, related_name="merged_cases")
+                                    null=True, blank=True, related_name="merged_cases", db_index=False)
 
     deadline_at = models.DateTimeField(_("办理期限"), db_index=True)
     accept_due_at = models.DateTimeField(_("签收期限"), null=True, blank=True)
@@ -209,14 +211,30 @@ class Case(models.Model):
         ordering = ["-created_at", "-id"]
         indexes = [
             models.Index(fields=["street", "status", "deadline_at"], name="case_street_status_dl"),
-            models.Index(fields=["handler", "status", "deadline_at"], name="case_handler_status_dl"),
             models.Index(fields=["handler_unit", "status", "deadline_at"], name="case_hunit_status_dl"),
             models.Index(fields=["category", "org_unit", "created_at"], name="case_cat_unit_created"),
             models.Index(fields=["street", "created_at"], name="case_street_created"),
-            # the supervision list: few rows, read in deadline order
+            models.Index(fields=["org_unit", "status", "deadline_at"], name="case_unit_status_dl"),
+            # The supervision list: few rows, read in deadline order, per street (a leader) or
+            # per unit as place or handling unit (a community's or department's staff).
             models.Index(fields=["street", "status", "deadline_at"], condition=Q(supervised_at__isnull=False),
                          name="case_supervised_dl"),
-            models.Index(fields=["org_unit", "status", "deadline_at"], name="case_unit_status_dl"),
+            models.Index(fields=["org_unit", "status", "deadline_at"],
+                         condition=Q(supervised_at__isnull=False), name="case_supervised_unit_dl"),
+            models.Index(fields=["handler_unit", "status", "deadline_at"],
+                         condition=Q(supervised_at__isnull=False), name="case_supervised_hunit_dl"),
+            # Mostly-NULL columns, indexed on their non-NULL rows only: the index holds the few
+            # rows that matter, and its statistics say so — over a full index SQLite counts the
+            # NULLs as one very common value and would rather scan. ``col = x`` implies
+            # ``col IS NOT NULL``, so both SQLite and PostgreSQL use these for equality look-ups
+            # (visibility's own cases, the 包案 list, the duplicates merged into a case).
+            models.Index(fields=["handler", "status", "deadline_at"], condition=Q(handler__isnull=False),
+                         name="case_handler_status_dl_nn"),
+            models.Index(fields=["owner"], condition=Q(owner__isnull=False), name="case_owner_nn"),
+            models.Index(fields=["requester_user"], condition=Q(requester_user__isnull=False),
+                         name="case_requester_user_nn"),
+            models.Index(fields=["merged_into"], condition=Q(merged_into__isnull=False),
+                         name="case_merged_into_nn"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(rating__isnull=True) | Q(rating__gte=1, rating__lte=5),

@@ -1,8 +1,11 @@
 """Who may see a case and who may take each step — the same rules for pages and the API.
 
 Seeing: staff see cases placed in their units (``org_unit``) or handed to their units
-(``handler_unit``); a provider sees only the orders dispatched or claimed to it; a resident
-with a login sees the cases they filed. A leader's own cases (包案) lie in the leader's street.
+(``handler_unit``); everyone sees the cases given to them as a person (``handler``: a provider
+sees only those, the orders dispatched or claimed to it); a resident with a login sees the
+cases they filed; a leader the cases they own (包案). ``visible_q`` is written so that one
+index serves each branch (see ``visible_branches``); pages, the API, exports and services all
+use it — there is no second definition.
 
 Steps: the dispatcher is whoever may write business records where the case is; the handler
 is the person it was given to, or anyone writing for the unit it was given to when no person
@@ -16,51 +19,115 @@ from __future__ import annotations
 from django.db.models import Q, QuerySet
 from django.http import Http404
 
-from jiedao.accounts.access import has_cap, scope_paths, scope_q
+from jiedao.accounts.access import grants, has_cap, scope_paths, scope_q
 from jiedao.accounts.roles import Cap
 from jiedao.core.models import OrgUnit, OrgUnitKind
 
 from .models import Action, Case, CaseKind, Status
 
+# A staff member's own cases (handler, requester, owner) outside the units in scope are few;
+# they are added to the unit scope as an id list up to this many, as a plain condition beyond.
+EXTRA_CAP = 1000
+_SCOPE_CACHE = "_cases_scope_branches"
 
-def units_q(user, cap: str) -> Q:
-    """Cases placed in or handed to the units where ``user`` holds ``cap``.
 
-    Written with ids rather than path joins so the database can use the case indexes: a
-    street (or the district) becomes ``street_id IN (…)``, which the (street, status,
-    deadline) index serves; a community, grid or department becomes its subtree's unit ids
-    on ``org_unit`` or ``handler_unit``.
+def subtree_ids(path: str) -> list[int]:
+    """The ids of the unit at ``path`` and of every unit below it."""
+    return list(OrgUnit.objects.filter(path__startswith=path).values_list("id", flat=True))
+
+
+def scope_branches(user, cap: str, *, handler_too: bool = True) -> list[Q]:
+    """Cases placed (or, with ``handler_too``, handed) in the units where ``user`` holds ``cap``,
+    as a list of conditions each served by one index.
+
+    The same rows as ``scope_q(user, cap, "org_unit") | scope_q(user, cap, "handler_unit")``,
+    written as id lists: a district- or street-wide scope becomes ``street_id IN (…)`` (a case's
+    place and its handling unit both lie in its street — ``services`` enforce it), which the
+    (street, status, deadline) index serves; a community's, grid's or department's scope becomes
+    its subtree's ids, once as the place and once as the handling unit. No join, no LIKE per row.
+
+    Kept on the user object as long as its grants (``access.grants``; ``access.forget`` drops both).
     """
-    q = Q(pk__in=[])
-    units = OrgUnit.objects.filter(path__in=scope_paths(user, cap)).only("id", "kind", "path")
-    streets: list[int] = []
-    below: list[int] = []
-    for unit in units:
-        if unit.kind in (OrgUnitKind.DISTRICT, OrgUnitKind.STREET):
-            streets += OrgUnit.objects.filter(path__startswith=unit.path, kind=OrgUnitKind.STREET) \
-                .values_list("id", flat=True)
+    held = grants(user)
+    cache = getattr(user, _SCOPE_CACHE, None)
+    if cache is None or cache[0] is not held:
+        cache = (held, {})
+        setattr(user, _SCOPE_CACHE, cache)
+    key = (cap, handler_too)
+    if key not in cache[1]:
+        cache[1][key] = _scope_branches(user, cap, handler_too)
+    return list(cache[1][key])
+
+
+def _scope_branches(user, cap: str, handler_too: bool) -> list[Q]:
+    branches: list[Q] = []
+    streets: set[int] = set()
+    for path in scope_paths(user, cap):
+        units = list(OrgUnit.objects.filter(path__startswith=path).values_list("id", "kind", "path"))
+        top_kind = next((kind for _pk, kind, p in units if p == path), None)
+        if top_kind in (OrgUnitKind.DISTRICT, OrgUnitKind.STREET):
+            streets.update(pk for pk, kind, _p in units if kind == OrgUnitKind.STREET)
         else:
-            below += OrgUnit.objects.filter(path__startswith=unit.path).values_list("id", flat=True)
+            ids = sorted(pk for pk, _kind, _p in units)
+            branches.append(Q(org_unit_id__in=ids))
+            if handler_too:
+                branches.append(Q(handler_unit_id__in=ids))
     if streets:
-        q |= Q(street_id__in=sorted(set(streets)))
-    if below:
-        ids = sorted(set(below))
-        q |= Q(org_unit_id__in=ids) | Q(handler_unit_id__in=ids)
+        branches.insert(0, Q(street_id__in=sorted(streets)))
+    return branches
+
+
+def any_of(branches: list[Q]) -> Q:
+    """The OR of ``branches``; nothing at all when there are none."""
+    q = Q(pk__in=[])
+    for branch in branches:
+        q |= branch
     return q
+
+
+def units_q(user, cap: str, *, handler_too: bool = True) -> Q:
+    """Cases placed in (or handed to) the units where ``user`` holds ``cap`` (``scope_branches``)."""
+    return any_of(scope_branches(user, cap, handler_too=handler_too))
+
+
+def _personal_columns(user) -> list[str]:
+    """The columns naming ``user`` that make a case theirs whatever its place: the person it
+    was given to (anyone may be dispatched as a person, and may then accept it), the resident
+    who filed it, the leader who owns it (包案)."""
+    columns = ["handler_id"]
+    if has_cap(user, Cap.OWN_REQUESTS):
+        columns.append("requester_user_id")
+    if has_cap(user, Cap.SUPERVISE):
+        columns.append("owner_id")
+    return columns
+
+
+def visible_branches(user) -> list[Q]:
+    """What ``user`` may see, as conditions each served by one index (their OR is ``visible_q``).
+
+    The unit scope (``scope_branches`` for BUSINESS_READ), plus the user's own cases (handler,
+    requester, owner). For a user with a unit scope, the own cases are added only for the few
+    outside it, as an id list read now (partial indexes on those columns make it a look-up):
+    an ``OR handler_id = …`` beside ``street_id IN (…)`` would keep SQLite off the street index
+    and turn a 1 ms inbox into seconds. Past ``EXTRA_CAP`` such cases the plain conditions are
+    used instead — slower, never wrong. The id list is a snapshot: ask again after a step.
+    """
+    if user is None or not user.is_authenticated or not user.is_active:
+        return []
+    personal = [Q(**{column: user.pk}) for column in _personal_columns(user)]
+    branches = scope_branches(user, Cap.BUSINESS_READ)
+    if not branches:
+        return personal
+    outside = (Case.objects.filter(any_of(personal)).exclude(any_of(branches)).order_by()
+               .values_list("pk", flat=True))
+    extra = sorted(outside[:EXTRA_CAP + 1])
+    if len(extra) > EXTRA_CAP:
+        return [*branches, *personal]
+    return [*branches, Q(pk__in=extra)] if extra else branches
 
 
 def visible_q(user) -> Q:
-    if user is None or not user.is_authenticated or not user.is_active:
-        return Q(pk__in=[])
-    q = units_q(user, Cap.BUSINESS_READ)
-    if has_cap(user, Cap.FULFIL_ORDERS):
-        q |= Q(handler=user)
-    if has_cap(user, Cap.OWN_REQUESTS):
-        q |= Q(requester_user=user)
-    # A leader's own cases (包案) need no clause: owners hold SUPERVISE, hence BUSINESS_READ,
-    # where the case is (``assign_owner`` checks it), and an OR on another column would keep
-    # the database off the street index.
-    return q
+    return any_of(visible_branches(user))
 
 
 def claimable_q(user) -> Q:
@@ -81,7 +148,7 @@ def visible(user, queryset: QuerySet[Case] | None = None) -> QuerySet[Case]:
 def get_case_or_404(user, **lookup) -> Case:
     try:
         return visible(user).select_related(
-            "category", "street", "org_unit", "handler_unit", "handler", "owner"
+            "category", "street", "org_unit", "handler_unit", "handler", "owner", "merged_into"
         ).get(**lookup)
     except (Case.DoesNotExist, ValueError, TypeError):
         raise Http404 from None

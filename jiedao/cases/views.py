@@ -1,7 +1,8 @@
 """Staff pages of the case loop (工单): inboxes, case detail with its timeline and step forms,
 intake, supervision, KPIs, export, the in-app inbox, and the provider's phone view.
 
-Views fetch through the access layer (``permissions.visible`` semantics; see ``visible_cases``),
+Views fetch through the access layer (``permissions.visible``; the inboxes shape its branches
+per tab so each is served by one index),
 validate a form, call one service and answer. Every step form posts the version the user saw;
 a stale one gets "已被他人更新,请刷新" and the page re-rendered from the fresh case.
 """
@@ -16,9 +17,7 @@ from functools import partial
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db import connection
 from django.db.models import Count, Q, QuerySet
-from django.db.models.expressions import RawSQL
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -27,7 +26,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
-from jiedao.accounts.access import grants, has_cap, scope_paths, scope_q
+from jiedao.accounts.access import grants, has_cap, scope_q
 from jiedao.accounts.models import User
 from jiedao.accounts.roles import GRANTS, Cap
 from jiedao.audit.trail import Actor, atomic, record
@@ -44,7 +43,6 @@ from .models import (
     Attachment,
     AttachmentStage,
     Case,
-    CaseKind,
     Channel,
     ExtensionStatus,
     Notification,
@@ -58,59 +56,19 @@ PAGE_SIZE = 30
 COUNT_CAP = 1000
 # 督办 shows until the case is archived (CaseQuerySet.supervised), as an IN list the index can use.
 LIVE_STATUSES = (*OPEN_STATUSES, Status.RESOLVED)
-# Cases a staff member sees as handler/owner outside the units in scope: rare, kept as ids.
-EXTRA_CAP = 1000
 LIST_FIELDS = ("category", "org_unit", "handler_unit", "handler")
 
 
-# --- who sees what (fast form of permissions.visible) -------------------------------------
-
-def _subtree(path: str) -> list[tuple[int, str]]:
-    return list(OrgUnit.objects.filter(path__startswith=path).values_list("id", "kind"))
-
-
-def scope_branches(user, cap: str, *, handler_too: bool) -> list[Q]:
-    """Cases placed (or, with ``handler_too``, handed) in the units where ``user`` holds ``cap``,
-    as a list of conditions each served by one index.
-
-    Together the same rows as ``scope_q(user, cap, "org_unit") | scope_q(user, cap,
-    "handler_unit")``, written as id lists: a street-wide scope becomes ``street_id IN (…)`` (a
-    case's place and its handling unit both lie in its street — services enforce it); a
-    community's or department's scope its subtree's ids, once as the place and once as the
-    handling unit. No join, no LIKE per row.
-    """
-    branches = []
-    for path in scope_paths(user, cap):
-        units = _subtree(path)
-        top_kind = OrgUnit.objects.filter(path=path).values_list("kind", flat=True).first()
-        if top_kind in (OrgUnitKind.DISTRICT, OrgUnitKind.STREET):
-            branches.append(Q(street_id__in=[pk for pk, kind in units if kind == OrgUnitKind.STREET]))
-        else:
-            ids = [pk for pk, _kind in units]
-            branches.append(Q(org_unit_id__in=ids))
-            if handler_too:
-                branches.append(Q(handler_unit_id__in=ids))
-    return branches
-
-
-def _or(branches: list[Q]) -> Q:
-    q = Q(pk__in=[])
-    for branch in branches:
-        q |= branch
-    return q
-
-
-def unit_scope_q(user, cap: str, *, handler_too: bool) -> Q:
-    return _or(scope_branches(user, cap, handler_too=handler_too))
-
+# --- who sees what: permissions.visible, shaped for the inbox queries -------------------------
 
 def scoped_union(user, condition: Q) -> QuerySet[Case]:
-    """The visible cases meeting ``condition``. With a street-wide scope one indexed query does;
-    otherwise each visibility branch is asked on its own (place, handling unit, personal) and
-    the ids united — an OR across columns would send SQLite through a whole street."""
-    branches = _visible_branches(user)
+    """The visible cases meeting ``condition``. With one visibility branch (a street-wide scope)
+    one indexed query does; otherwise each branch of ``permissions.visible_branches`` (place,
+    handling unit, own cases) is asked on its own and the ids united — an OR across columns
+    would send SQLite through a whole street."""
+    branches = permissions.visible_branches(user)
     if len(branches) <= 1:
-        return Case.objects.filter(_or(branches) & condition)
+        return Case.objects.filter(permissions.any_of(branches) & condition)
     parts = [Case.objects.filter(branch & condition).order_by().values_list("pk", flat=True)
              for branch in branches]
     qs = Case.objects.filter(pk__in=parts[0].union(*parts[1:], all=True))
@@ -118,72 +76,19 @@ def scoped_union(user, condition: Q) -> QuerySet[Case]:
     return qs
 
 
-def _rare_fk(column: str, value: int) -> QuerySet[Case]:
-    """Cases whose nullable FK ``column`` equals ``value``. Most rows hold NULL there, which
-    SQLite's statistics count as one very common value, so its planner would scan the table:
-    ``likelihood`` tells it the term is selective. PostgreSQL's statistics know the NULL share."""
-    condition = f"likelihood({column} = %s, 0.0001)" if connection.vendor == "sqlite" else f"{column} = %s"
-    return Case.objects.filter(pk__in=RawSQL(f"SELECT id FROM cases_case WHERE {condition}",  # noqa: S611
-                                             [value]))
-
-
-def _personal_ids(user, column: str) -> QuerySet[Case]:
-    return _rare_fk(column, user.pk)
-
-
-def visible_cases(user) -> QuerySet[Case]:
-    """``permissions.visible(user)`` in the index-friendly form (tests check they agree).
-
-    "Mine as handler / requester / owner" is OR-ed onto the unit scope only for the few such
-    cases outside it, as an id list: an ``OR owner_id = …`` beside ``street_id IN (…)`` stops
-    SQLite from using the (street, status, deadline) index and turns a 1 ms inbox into seconds.
-    """
-    return Case.objects.filter(_or(_visible_branches(user)))
-
-
-def _visible_branches(user) -> list[Q]:
-    cached = getattr(user, "_cases_visible_branches", None)
-    if cached is None:
-        cached = _compute_visible_branches(user)
-        user._cases_visible_branches = cached
-    return cached
-
-
-def _compute_visible_branches(user) -> list[Q]:
-    if not user.is_authenticated or not user.is_active:
-        return []
-    personal = []
-    if has_cap(user, Cap.FULFIL_ORDERS):
-        personal.append(("handler_id", Q(handler=user)))
-    if has_cap(user, Cap.OWN_REQUESTS):
-        personal.append(("requester_user_id", Q(requester_user=user)))
-    if has_cap(user, Cap.SUPERVISE):
-        personal.append(("owner_id", Q(owner=user)))
-    if not scope_paths(user, Cap.BUSINESS_READ):
-        return [q for _column, q in personal]
-    branches = scope_branches(user, Cap.BUSINESS_READ, handler_too=True)
-    extra: list[int] = []
-    for column, _q in personal:
-        outside = _personal_ids(user, column).exclude(_or(branches)).order_by()
-        extra += outside.values_list("pk", flat=True)[:EXTRA_CAP]
-    return [*branches, Q(pk__in=extra)] if extra else branches
-
-
 def pool_cases(user) -> QuerySet[Case]:
     """Open service orders in the provider's communities that nobody holds yet (认领/抢单)."""
-    if not has_cap(user, Cap.FULFIL_ORDERS):
-        return Case.objects.none()
-    return Case.objects.filter(scope_q(user, Cap.FULFIL_ORDERS, "org_unit"), kind=CaseKind.SERVICE_ORDER,
-                               status=Status.RECEIVED, handler__isnull=True)
+    return Case.objects.filter(permissions.claimable_q(user))
 
 
 def get_case(user, pk: int) -> Case:
     """One case the user may see (or, for a provider, claim); absent and not-yours are one 404."""
-    qs = visible_cases(user).select_related("category", "street", "org_unit", "handler_unit",
-                                            "handler", "owner", "merged_into")
-    case = qs.filter(pk=pk).first()
-    if case is None and permissions.is_provider_only(user):
-        case = pool_cases(user).select_related("category", "street", "org_unit").filter(pk=pk).first()
+    try:
+        return permissions.get_case_or_404(user, pk=pk)
+    except Http404:
+        if not permissions.is_provider_only(user):
+            raise
+    case = pool_cases(user).select_related("category", "street", "org_unit").filter(pk=pk).first()
     if case is None:
         raise Http404
     return case
@@ -218,10 +123,10 @@ TAB_BY_KEY = {tab.key: tab for tab in TABS}
 def tab_queryset(user, key: str, now=None) -> QuerySet[Case]:
     """One inbox. Each is written so one index serves it (see ``docs/readme/cases-pages.md``)."""
     now = now or timezone.now()
-    base = visible_cases(user)
+    base = permissions.visible(user)
     match key:
         case "dispatch":  # where one may dispatch ⊆ where one may read: no visibility OR needed
-            return Case.objects.filter(unit_scope_q(user, Cap.BUSINESS_WRITE, handler_too=False),
+            return Case.objects.filter(permissions.units_q(user, Cap.BUSINESS_WRITE, handler_too=False),
                                        status=Status.RECEIVED)
         case "mine":
             working = (Status.DISPATCHED, Status.IN_PROGRESS)
@@ -237,7 +142,7 @@ def tab_queryset(user, key: str, now=None) -> QuerySet[Case]:
         case "supervised":
             return scoped_union(user, Q(supervised_at__isnull=False, status__in=LIVE_STATUSES))
         case "review":
-            return Case.objects.filter(unit_scope_q(user, Cap.BUSINESS_WRITE, handler_too=False),
+            return Case.objects.filter(permissions.units_q(user, Cap.BUSINESS_WRITE, handler_too=False),
                                        status=Status.RESOLVED)
     return base
 
@@ -286,7 +191,7 @@ def apply_filters(qs: QuerySet[Case], data: dict, now=None) -> QuerySet[Case]:
         qs = qs.filter(channel=data["channel"])
     if data.get("place"):
         unit = OrgUnit.objects.filter(pk=data["place"]).first()
-        ids = [pk for pk, _k in _subtree(unit.path)] if unit else []
+        ids = permissions.subtree_ids(unit.path) if unit else []
         qs = qs.filter(org_unit_id__in=ids)
     tz = timezone.get_current_timezone()
     if data.get("date_from"):
@@ -437,7 +342,7 @@ PROVIDER_TABS = [
 
 
 def provider_queryset(user, key: str) -> QuerySet[Case]:
-    mine = visible_cases(user)
+    mine = permissions.visible(user)
     match key:
         case "todo":
             return mine.filter(status=Status.DISPATCHED).order_by("deadline_at", "id")
@@ -536,7 +441,7 @@ def _run_step(by: Actor, spec: StepSpec, case: Case, data: dict, user) -> None:
         services.add_note(by, case, note=data["note"])
         return
     if spec.slug == "merge":
-        primary = visible_cases(user).filter(tracking_code=data["primary"].strip().upper()).first()
+        primary = permissions.visible(user).filter(tracking_code=data["primary"].strip().upper()).first()
         if primary is None:
             raise CaseError(_("找不到查询码为“%(c)s”的工单(或您无权查看)") % {"c": data["primary"]},
                             "primary")
@@ -555,7 +460,7 @@ def similar_cases(user, *, category, org_unit, address: str, text: str, exclude:
 
     candidates = [s.case for s in similar_open_cases(category, org_unit, address, text)]
     ids = [c.pk for c in candidates if c.pk != exclude]
-    allowed = set(visible_cases(user).filter(pk__in=ids).values_list("pk", flat=True))
+    allowed = set(permissions.visible(user).filter(pk__in=ids).values_list("pk", flat=True))
     return [c for c in candidates if c.pk in allowed][:limit]
 
 
@@ -628,7 +533,7 @@ def _detail_context(request, case: Case, *, bound: dict | None = None, open_step
                        and permissions.may(user, Action.ATTACH, case)),
         "attach_form": (bound or {}).get("attach") or f.AttachForm(),
         "overdue": case.is_overdue(now), "due_soon": case.is_due_soon(now),
-        "merged_cases": list(_rare_fk("merged_into_id", case.pk).order_by("created_at")[:20]),
+        "merged_cases": list(Case.objects.filter(merged_into=case).order_by("created_at")[:20]),
         "suggestions": suggestions,
         "provider": provider, "merged_into": case.merged_into,
         "nav_current": "cases",
@@ -681,7 +586,7 @@ def case_act(request, pk: int, action: str):
 
 def _after_step(user, case: Case) -> str:
     """Back to the case, or to the list when the step took it out of the user's sight."""
-    if visible_cases(user).filter(pk=case.pk).exists():
+    if permissions.visible(user).filter(pk=case.pk).exists():
         return reverse("cases:case_detail", args=[case.pk])
     return reverse("cases:case_list")
 
@@ -809,7 +714,7 @@ def supervision(request):
         people = User.objects.filter(memberships__role__in=leader_roles,
                                      memberships__unit__in=streets).distinct().order_by("username")
         for person in people:
-            owned = _personal_ids(person, "owner_id").filter(street__in=streets).exclude(status=Status.MERGED)
+            owned = Case.objects.filter(owner=person, street__in=streets).exclude(status=Status.MERGED)
             row = owned.aggregate(
                 total=Count("pk"), open=Count("pk", filter=Q(status__in=OPEN_STATUSES)),
                 overdue=Count("pk", filter=Q(status__in=OPEN_STATUSES, deadline_at__lt=now)),
@@ -855,7 +760,7 @@ def kpi_page(request):
     tz = timezone.get_current_timezone()
     start_at = dt.datetime.combine(start, dt.time.min, tz)
     end_at = dt.datetime.combine(end + dt.timedelta(days=1), dt.time.min, tz)
-    base = visible_cases(user)
+    base = permissions.visible(user)
     grouped = compute_grouped(base, start_at, end_at, group_by="handler_unit")
     units = {u.pk: u for u in OrgUnit.objects.filter(pk__in=[k for k in grouped if k is not None])}
     order = sorted(units.values(), key=lambda u: (u.kind != OrgUnitKind.DEPARTMENT, u.path))
