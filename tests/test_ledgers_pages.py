@@ -70,6 +70,7 @@ def test_every_page_renders(world, client):
             assert response.status_code == 200 and response.content[:2] == b"PK", (ledger, name)
     detail = client.get(reverse("ledgers:detail", args=["projects", project.pk])).content.decode()
     assert "123.45" in detail and "2021-03-18" in detail and "1.2%" in detail  # 123.45 of 10000 万元
+    assert "项目名称</b>:项目A" in detail and "节点</b>:新开工" in detail  # history: not personal, not masked
     detail = client.get(reverse("ledgers:detail", args=["buildings", building.pk])).content.decode()
     assert "某公司" in detail  # tenants
     detail = client.get(reverse("ledgers:detail", args=["households", household.pk])).content.decode()
@@ -79,6 +80,7 @@ def test_every_page_renders(world, client):
     )
     detail = client.get(reverse("ledgers:detail", args=["residents", resident.pk])).content.decode()
     assert "登记服务对象" in detail  # the change history from the audit trail
+    assert "姓名</b>:测**" in detail and "测试甲" not in detail  # a resident's name stays masked there
     # filters
     page = client.get(reverse("ledgers:list", args=["residents"]), {"group": "needy"}).content.decode()
     assert f'data-pk="{resident.pk}"' not in page
@@ -94,3 +96,19 @@ def test_every_page_renders(world, client):
     assert building.archived_at is not None
     page = client.get(reverse("ledgers:list", args=["buildings"])).content.decode()
     assert f'data-pk="{building.pk}"' not in page
+
+
+def test_resident_page_lists_the_cases_the_viewer_may_see(world, client):
+    from jiedao.cases import services as cases
+
+    by = Actor.system("t")
+    resident = services.resident_create(by=by, org_unit=world.units["360103012001001"], name="测试乙",
+                                        id_number=fake_id(seq=8))
+    mine = cases.case_create(by, title="上门助餐", channel="phone", kind="service_order",
+                             org_unit=world.units["360103012001001"], resident=resident)
+    theirs = cases.case_create(by, title="另一社区的诉求", channel="phone", kind="demand",
+                               org_unit=world.units["360103012002"], resident=resident)
+    client.force_login(world.users[Role.GRID_WORKER])
+    html = client.get(reverse("ledgers:detail", args=["residents", resident.pk])).content.decode()
+    assert mine.tracking_code in html and reverse("cases:case_detail", args=[mine.pk]) in html
+    assert theirs.tracking_code not in html

@@ -45,7 +45,11 @@ MASKERS = {
     "phone": mask_phone,
     "contact_phone": mask_phone,
 }
-PERSONAL_MODELS = (Resident, RelocationHousehold, Enterprise)
+PERSONAL_FIELDS = {
+    "ledgers.resident": {"name", "id_number", "phone"},
+    "ledgers.relocationhousehold": {"head_name", "id_number", "phone"},
+    "ledgers.enterprise": {"contact_name", "contact_phone"},
+}
 
 
 class DuplicateRecord(ValidationError):
@@ -56,10 +60,12 @@ class DuplicateRecord(ValidationError):
         self.existing = existing
 
 
-def _masked(changes: dict[str, Any]) -> dict[str, Any]:
+def _masked(changes: dict[str, Any], obj: models.Model) -> dict[str, Any]:
+    """Mask the personal fields of ``obj``'s kind (a project's or building's name is not personal)."""
+    personal = PERSONAL_FIELDS.get(obj._meta.label_lower, ())
     out = {}
     for name, value in changes.items():
-        masker = MASKERS.get(name)
+        masker = MASKERS.get(name) if name in personal else None
         if masker and isinstance(value, list):
             out[name] = [masker(v) if isinstance(v, str) else v for v in value]
         elif masker and isinstance(value, str):
@@ -84,7 +90,7 @@ def _create(by: Actor, obj: models.Model, event: str, fields: list[str]) -> mode
         event_type=event,
         target=obj,
         org_unit=obj.org_unit,
-        changes=_masked({k: [None, v] for k, v in snapshot(obj, fields).items()}),
+        changes=_masked({k: [None, v] for k, v in snapshot(obj, fields).items()}, obj),
     )
     return obj
 
@@ -99,7 +105,7 @@ def _update(by: Actor, obj: models.Model, event: str, fields: list[str], values:
     changes = diff(obj, before, fields)
     if changes:
         obj.save()
-        record(by=by, event_type=event, target=obj, org_unit=obj.org_unit, changes=_masked(changes))
+        record(by=by, event_type=event, target=obj, org_unit=obj.org_unit, changes=_masked(changes, obj))
     return list(changes)
 
 
@@ -299,11 +305,7 @@ def agreement_create(
 
 # --- revealing personal values ------------------------------------------------------------------------
 
-REVEALABLE = {
-    "ledgers.resident": {"name", "id_number", "phone"},
-    "ledgers.relocationhousehold": {"head_name", "id_number", "phone"},
-    "ledgers.enterprise": {"contact_name", "contact_phone"},
-}
+REVEALABLE = PERSONAL_FIELDS
 
 
 def reveal(*, by: Actor, obj: models.Model, field: str) -> str:

@@ -362,7 +362,12 @@ def ledger_detail(request, ledger: str, pk: int):
         for f, label, masker in ui.personal
     ]
     events = [
-        {"event": e, "label": selectors.event_label(e.event_type), "batch": e.event_type.endswith("_batch")}
+        {
+            "event": e,
+            "label": selectors.event_label(e.event_type),
+            "batch": e.event_type.endswith("_batch"),
+            "changes": _changes(obj, e.changes, e.event_type),
+        }
         for e in selectors.history(obj)
     ]
     context = {
@@ -378,14 +383,14 @@ def ledger_detail(request, ledger: str, pk: int):
         "nav_current": NAV,
     }
     if ledger == "residents":
-        context["cases"] = list(obj.cases.all().order_by("-pk")[:50]) if hasattr(obj, "cases") else None
+        context["cases"] = _cases(request, obj)
         context["agreements"] = obj.agreements.all()
         context["agreement_form"] = ledger_forms.AgreementForm()
         context["has_health"] = hasattr(obj, "health_archive")
     elif ledger == "buildings":
         context["tenants"] = obj.tenants.filter(archived_at__isnull=True).order_by("name")
     elif ledger == "enterprises":
-        context["cases"] = list(obj.cases.all().order_by("-pk")[:50]) if hasattr(obj, "cases") else None
+        context["cases"] = _cases(request, obj)
     elif ledger == "households":
         current = STAGE_ORDER.index(obj.stage)
         context["stages"] = [
@@ -401,6 +406,58 @@ def ledger_detail(request, ledger: str, pk: int):
         context["investment_form"] = ledger_forms.InvestmentForm()
         context["milestone_form"] = ledger_forms.MilestoneForm()
     return render(request, "ledgers/detail.html", context)
+
+
+# Keys of events that are not fields of the record itself (investments, milestones, imports …).
+CHANGE_LABELS = {
+    "month": gettext_lazy("月份"),
+    "amount": gettext_lazy("完成投资(万元)"),
+    "planned_date": gettext_lazy("计划日期"),
+    "actual_date": gettext_lazy("实际日期"),
+    "groups": gettext_lazy("人群类别"),
+    "field": gettext_lazy("字段"),
+    "fields": gettext_lazy("字段"),
+    "provider": gettext_lazy("服务提供方"),
+    "services": gettext_lazy("服务内容"),
+    "start_date": gettext_lazy("开始日期"),
+    "end_date": gettext_lazy("结束日期"),
+    "agreement": gettext_lazy("协议"),
+    "created": gettext_lazy("新建"),
+    "exists": gettext_lazy("已有档案"),
+    "reason": gettext_lazy("理由"),
+}
+
+
+def _cases(request, obj):
+    """The record's cases that the viewer may see (cases are scoped by their own unit), or None
+    when the case loop is not installed."""
+    if not hasattr(obj, "cases"):
+        return None
+    from jiedao.accounts.access import scoped
+
+    return list(scoped(obj.cases.all(), request.user, Cap.BUSINESS_READ).order_by("-pk")[:50])
+
+
+def _changes(obj, changes, event_type: str = "") -> list[tuple[str, str]]:
+    """An event's changes for the history table: Chinese field names, "旧值 → 新值"."""
+    out = []
+    for name, value in (changes or {}).items():
+        if name == "kind" and event_type == "ledgers.project_milestone":
+            out.append(
+                (str(_("节点")), str(MilestoneKind(value).label) if value in MilestoneKind.values else value)
+            )
+            continue
+        try:
+            label = str(CHANGE_LABELS.get(name) or obj._meta.get_field(name).verbose_name)
+        except Exception:
+            label = name
+        if isinstance(value, list) and len(value) == 2:
+            old, new = ("—" if v in (None, "", []) else v for v in value)
+            text = f"{new}" if value[0] is None else f"{old} → {new}"
+        else:
+            text = str(value)
+        out.append((label, text))
+    return out
 
 
 @login_required
