@@ -289,6 +289,13 @@ def _get(url: str) -> tuple[int, str]:
         return exc.code, exc.read().decode("utf-8", "replace")
 
 
+def _pgid(pid: int) -> int | None:
+    try:
+        return os.getpgid(pid)
+    except (ProcessLookupError, PermissionError):
+        return None
+
+
 def test_serve_really_serves_pages_and_static_files(scratch_database, tmp_path):
     env = scratch_database
     # Schema and demo data with the test settings: the same tables, but the fast password
@@ -322,6 +329,11 @@ def test_serve_really_serves_pages_and_static_files(scratch_database, tmp_path):
         assert "登录" in body
         assert f"jiedao 已启动: http://127.0.0.1:{port}/" in output
         assert "lingdao" in output and DEMO_PASSWORD in output  # the demo accounts exist
+        assert "后台任务进程已启动" in output
+        group = [pid for pid in os.listdir("/proc") if pid.isdigit() and pid != str(proc.pid)
+                 and _pgid(int(pid)) == proc.pid]
+        commands = [Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ") for pid in group]
+        assert any(b"db_worker" in command for command in commands), commands
         css = re.findall(r'href="(/static/[^"]+\.css)"', body)
         assert css, "the login page references no stylesheet"
         manifest = Path(env["JIEDAO_VAR_DIR"]) / "static" / "staticfiles.json"

@@ -1,11 +1,14 @@
 """``jiedao serve``: the WSGI app under granian, static files through whitenoise.
 
 Prints where it listens and the demo logins (when the demo accounts exist), collects static
-files when their manifest is missing or older than the sources, then replaces itself with
-granian (``os.execvp``) so that signals from a terminal or a service manager reach granian.
+files when their manifest is missing or older than the sources, starts one background-task
+worker (``jiedao db_worker``: imports, outgoing messages) unless told not to, then replaces
+itself with granian (``os.execvp``) so that signals from a terminal or a service manager reach
+granian. The worker is in the same process group, so Ctrl-C or the service manager stops both.
 """
 
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -59,6 +62,10 @@ class Command(BaseCommand):
                             help="端口(环境变量 JIEDAO_PORT,默认 8000)")
         parser.add_argument("--workers", type=int, default=None,
                             help="工作进程数(环境变量 JIEDAO_WORKERS,默认 2)")
+        parser.add_argument("--no-task-worker", action="store_true",
+                            default=os.environ.get("JIEDAO_TASK_WORKER", "1") in ("0", "false", "no"),
+                            help="不启动后台任务进程(另行运行 jiedao db_worker 时;"
+                                 "环境变量 JIEDAO_TASK_WORKER=0)")
 
     def handle(self, *args, **options):
         host = options["host"]
@@ -74,6 +81,9 @@ class Command(BaseCommand):
         self._collectstatic_if_needed()
         self.stdout.write(self.style.SUCCESS(f"jiedao 已启动: {url_for(host, port)}"))
         self._print_demo_logins()
+        if not options["no_task_worker"]:
+            subprocess.Popen([sys.executable, "-m", "jiedao", "db_worker", "--no-reload"])
+            self.stdout.write("后台任务进程已启动(导入、短信/企业微信发送)。")
         connections.close_all()
         sys.stdout.flush()
         sys.stderr.flush()
