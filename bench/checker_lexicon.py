@@ -24,7 +24,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SEED = Path("/work/shared/seed/000_e42e0a84ef104089.txt")
+SEED = Path(__file__).resolve().parent.parent / "jiedao" / "demo" / "seed" / "chaonong_2021_summary.txt"
 
 
 def make_words(n: int, rng: random.Random, alphabet: str) -> list[str]:

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SEED = Path("/work/shared/seed/000_e42e0a84ef104089.txt")
+SEED = Path(__file__).resolve().parent.parent / "jiedao" / "demo" / "seed" / "chaonong_2021_summary.txt"
 
 
 def main() -> None:

@@ -9,12 +9,13 @@ import pytest
 from docx import Document
 
 from jiedao.checker.documents import docx_paragraphs
+from jiedao.demo import SEED_SUMMARY
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # sync Playwright + live_server
 
 pytestmark = pytest.mark.browser
 SHOTS = Path(__file__).resolve().parent.parent / "test-artifacts"
-SEED = Path("/work/shared/seed/000_e42e0a84ef104089.txt")
+SEED = SEED_SUMMARY
 
 
 def sign_in(page, base_url, username, password):

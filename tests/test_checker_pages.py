@@ -2,7 +2,6 @@
 
 import io
 import json
-from pathlib import Path
 
 import openpyxl
 import pytest
@@ -18,8 +17,9 @@ from jiedao.audit.trail import Actor
 from jiedao.checker import demo, services
 from jiedao.checker.documents import docx_paragraphs
 from jiedao.checker.models import SensitiveWord, WordCategory
+from jiedao.demo import SEED_SUMMARY
 
-SEED = Path("/work/shared/seed/000_e42e0a84ef104089.txt")
+SEED = SEED_SUMMARY
 SEED_TEXT = SEED.read_text(encoding="utf-8")
 CHECKERS = [Role.LEADER, Role.STAFF, Role.COMMUNITY_WORKER, Role.GRID_WORKER, Role.DISTRICT_VIEWER,
             Role.DISTRICT_STATISTICIAN, Role.SYSADMIN]
