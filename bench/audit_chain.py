@@ -22,33 +22,13 @@ import os
 import platform
 import shutil
 import sys
-import tempfile
 import threading
 import time
 from datetime import datetime
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from benchdb import setup_django
+
 BENCH_ACTOR = "bench"
-
-
-def setup_django() -> str | None:
-    """Point Django at the database to measure; returns a temp dir to remove, if any."""
-    sys.path.insert(0, str(ROOT))
-    os.environ["DJANGO_SETTINGS_MODULE"] = "jiedao.settings"
-    os.environ.setdefault("JIEDAO_LOG_LEVEL", "WARNING")
-    tmp = None
-    if not os.environ.get("DATABASE_URL"):
-        tmp = tempfile.mkdtemp(prefix="jiedao-bench-")
-        os.environ["JIEDAO_VAR_DIR"] = tmp
-        os.environ["JIEDAO_SQLITE_PATH"] = str(Path(tmp) / "bench.sqlite3")
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
-    return tmp
 
 
 def make_units(k: int):

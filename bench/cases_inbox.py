@@ -22,35 +22,14 @@ import random
 import shutil
 import statistics
 import sys
-import tempfile
 import time
 from datetime import timedelta
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from benchdb import setup_django
+
 TITLES = ["楼道堆放杂物", "水管漏水", "广场舞噪音扰民", "路灯不亮", "井盖破损", "物业服务纠纷",
           "家庭矛盾调解", "消防通道堵塞", "上门家政服务", "课后托管", "违章搭建", "垃圾清运不及时",
           "企业用工诉求", "小区停车难"]
-
-
-def setup_django(db: str | None) -> str | None:
-    sys.path.insert(0, str(ROOT))
-    os.environ["DJANGO_SETTINGS_MODULE"] = "jiedao.settings"
-    os.environ.setdefault("JIEDAO_LOG_LEVEL", "WARNING")
-    tmp = None
-    if db:
-        os.environ["JIEDAO_SQLITE_PATH"] = db
-    elif not os.environ.get("DATABASE_URL"):
-        tmp = tempfile.mkdtemp(prefix="jiedao-bench-")
-        os.environ["JIEDAO_VAR_DIR"] = tmp
-        os.environ["JIEDAO_SQLITE_PATH"] = str(Path(tmp) / "bench.sqlite3")
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
-    return tmp
 
 
 def load(n: int, with_search: bool, seed: int = 2021) -> None:

@@ -30,24 +30,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchdb import setup_django
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-
-def setup() -> str | None:
-    os.environ["DJANGO_SETTINGS_MODULE"] = "jiedao.settings"
-    os.environ.setdefault("JIEDAO_LOG_LEVEL", "WARNING")
-    tmp = None
-    if not os.environ.get("DATABASE_URL"):
-        tmp = tempfile.mkdtemp(prefix="jiedao-bench-")
-        os.environ["JIEDAO_VAR_DIR"] = tmp
-        os.environ["JIEDAO_SQLITE_PATH"] = str(Path(tmp) / "bench.sqlite3")
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
-    return tmp
 
 
 GROUPS = ["在职人群", "青少年", "困难群众", "80岁以上户籍老人", "青少年、困难群众", "残疾人、困难群众"]
@@ -90,7 +75,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=100_000)
     args = parser.parse_args()
-    tmp = setup()
+    tmp = setup_django()
     from jiedao.audit.models import AuditEvent
     from jiedao.audit.trail import Actor
     from jiedao.demo.organisation import load_organisation
