@@ -1,17 +1,16 @@
 """In Debian's Chromium: every demo persona signs in and sees only its role's navigation."""
 
 import os
-from pathlib import Path
 
 import pytest
 
 from jiedao.accounts.roles import Role
 from jiedao.demo.organisation import PERSONAS
+from tests.browsing import SHOTS, sign_in
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # sync Playwright + live_server
 
 pytestmark = pytest.mark.browser
-SHOTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 
 BUSINESS_NAV = {"home", "cases", "supervision", "ledgers", "records", "indicators", "checker", "org"}
 EXPECTED_NAV = {
@@ -30,12 +29,6 @@ EXPECTED_NAV = {
 }
 
 
-def sign_in(page, base_url, username, password):
-    page.goto(f"{base_url}/accounts/login/")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", password)
-    page.click("button[type=submit]")
-    page.wait_for_load_state("networkidle")
 
 
 def nav_keys(page) -> set[str]:

@@ -8,7 +8,6 @@ Screenshots of every step go to test-artifacts/cases-walk-*.png.
 
 import os
 import re
-from pathlib import Path
 
 import pytest
 from django.urls import include, path
@@ -16,11 +15,11 @@ from django.urls import include, path
 from jiedao.accounts.roles import Role
 from jiedao.cases import catalogue, messaging
 from jiedao.cases.models import Case, Category, OutboundMessage, OutboundStatus, Status
+from tests.browsing import SHOTS, sign_in
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # sync Playwright + live_server
 
 pytestmark = pytest.mark.browser
-SHOTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 PHONE = {"width": 390, "height": 844}
 DESK = {"width": 1366, "height": 900}
 LANGONG = "360103012001"
@@ -48,13 +47,6 @@ def no_sideways_scroll(page):
     assert width <= page.viewport_size["width"], f"page is {width}px wide on a phone"
 
 
-def sign_in(page, base, username, password):
-    page.goto(f"{base}/accounts/login/")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", password)
-    page.click("button[type=submit]")
-    page.wait_for_load_state("networkidle")
-    assert "/accounts/login/" not in page.url, f"{username} could not sign in"
 
 
 def open_step(page, slug):

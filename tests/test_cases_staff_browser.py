@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import struct
 import zlib
-from pathlib import Path
 
 import pytest
 
@@ -14,11 +13,11 @@ from jiedao.accounts.roles import Role
 from jiedao.audit.trail import Actor
 from jiedao.cases import catalogue, services
 from jiedao.cases.models import Case, Category, Channel, Status
+from tests.browsing import SHOTS, sign_in
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # sync Playwright + live_server
 
 pytestmark = pytest.mark.browser
-SHOTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 DESKTOP = {"width": 1366, "height": 900}
 PHONE = {"width": 390, "height": 844}
 
@@ -32,12 +31,6 @@ def png(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:
             + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
 
 
-def sign_in(page, base_url, username, password):
-    page.goto(f"{base_url}/accounts/login/")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", password)
-    page.click("button[type=submit]")
-    page.wait_for_load_state("networkidle")
 
 
 def no_sideways_scroll(page, width):

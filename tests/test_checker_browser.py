@@ -10,20 +10,14 @@ from docx import Document
 
 from jiedao.checker.documents import docx_paragraphs
 from jiedao.demo import SEED_SUMMARY
+from tests.browsing import SHOTS, sign_in
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # sync Playwright + live_server
 
 pytestmark = pytest.mark.browser
-SHOTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 SEED = SEED_SUMMARY
 
 
-def sign_in(page, base_url, username, password):
-    page.goto(f"{base_url}/accounts/login/")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", password)
-    page.click("button[type=submit]")
-    page.wait_for_load_state("networkidle")
 
 
 def test_check_the_seed_in_the_browser(live_server, world, page, tmp_path):

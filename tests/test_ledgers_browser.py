@@ -11,22 +11,16 @@ from django.test import override_settings
 
 from jiedao.audit.models import AuditEvent
 from jiedao.ledgers.models import Resident
+from tests.browsing import SHOTS, sign_in
 
 from .test_ledgers_import import RESIDENT_HEADER, book, fake_id
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # sync Playwright + live_server
 
 pytestmark = pytest.mark.browser
-SHOTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-def sign_in(page, base_url, username, password):
-    page.goto(f"{base_url}/accounts/login/")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", password)
-    page.click("button[type=submit]")
-    page.wait_for_load_state("networkidle")
 
 
 def upload(page, base_url, name, data):

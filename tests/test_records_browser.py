@@ -3,7 +3,6 @@ two streets; the ranking table and both ECharts charts change, and the charts re
 
 import os
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
@@ -11,11 +10,11 @@ from jiedao.accounts.roles import Role
 from jiedao.audit.trail import Actor
 from jiedao.records import services
 from jiedao.records.models import Indicator, IndicatorValue
+from tests.browsing import SHOTS, sign_in
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # sync Playwright + live_server
 
 pytestmark = pytest.mark.browser
-SHOTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 SYSTEM = Actor.system("test")
 
 # street code → (2021 target, cumulative 1–9月)
@@ -23,12 +22,6 @@ FIGURES = {"360103012": ("2860", "2157"), "360103001": ("1000", "700"),
            "360103002": ("2000", "1500")}
 
 
-def sign_in(page, base_url, username, password):
-    page.goto(f"{base_url}/accounts/login/")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", password)
-    page.click("button[type=submit]")
-    page.wait_for_load_state("networkidle")
 
 
 def ranking(page) -> dict[str, str]:
