@@ -53,6 +53,16 @@ class World:
         return self.units[OTHER_STREET]
 
 
+@pytest.fixture(autouse=True)
+def _fresh_memos():
+    """Per-process memos (jiedao/core/recent.py) must not carry rows from one test to the next."""
+    from jiedao.core.recent import Recent
+
+    Recent.forget_all()
+    yield
+    Recent.forget_all()
+
+
 def reference_data() -> None:
     """Reference rows loaded by data migrations; a live_server or transactional test's flush
     removes them, so they are put back for the tests that follow."""

@@ -447,3 +447,62 @@ def test_the_system_admin_configures_the_catalogue_audited(world, client):
     assert AuditEvent.objects.filter(event_type="admin.category_update", target_id=str(cat.pk)).exists()
     client.force_login(world.users[Role.LEADER])
     assert client.get(url).status_code == 302  # to the admin login: business roles configure nothing
+
+
+# --- intakes stored together (group commit) ------------------------------------------------------
+
+def _intake(world, n: int):
+    return services.check_intake(
+        Actor(label="open311:测试系统", ip="127.0.0.1"), title=f"路灯不亮 {n} 号", channel=Channel.OPEN311,
+        category=Category.objects.get(code="part-facilities"), community=world.units[COMMUNITY],
+        requester_name="李四", requester_phone=f"1390000000{n}", address=f"兰宫路{n}号")
+
+
+def test_intakes_stored_together_each_get_every_row_of_their_own(world):
+    from django_tasks_db.models import DBTaskResult
+
+    from jiedao.audit import trail
+    from jiedao.cases.models import CaseSearchDoc, OutboundMessage
+
+    intakes = [_intake(world, n) for n in range(5)]
+    assert not Case.objects.exists()  # checking writes nothing
+    cases = services.store_intakes(intakes)
+    assert [c.title for c in cases] == [f"路灯不亮 {n} 号" for n in range(5)]
+    assert len({c.tracking_code for c in cases}) == 5 and all(c.pk for c in cases)
+    for n, case in enumerate(cases):
+        fresh = Case.objects.get(pk=case.pk)
+        assert (fresh.status, fresh.version, fresh.requester_phone) == (Status.RECEIVED, 1, f"1390000000{n}")
+        assert list(fresh.events.values_list("action", flat=True)) == [Action.CREATE]
+        assert CaseSearchDoc.objects.get(case=fresh).tokens == search.document(fresh)
+        assert list(search.search(Case.objects.all(), f"兰宫路{n}号")) == [fresh]
+        audit = AuditEvent.objects.get(event_type="cases.create", target_id=str(case.pk))
+        assert audit.actor_label == "open311:测试系统" and audit.changes["category"] == "part-facilities"
+    assert trail.verify().ok
+    # One SMS each, handed to the task worker as one task in the same transaction.
+    sms = list(OutboundMessage.objects.order_by("pk"))
+    assert [m.recipient for m in sms] == [f"1390000000{n}" for n in range(5)]
+    tasks = DBTaskResult.objects.filter(task_path__startswith="jiedao.cases.tasks.send_outbound")
+    assert [(t.task_path, t.args_kwargs["args"]) for t in tasks] == [
+        ("jiedao.cases.tasks.send_outbound_many", [[m.pk for m in sms]])]
+
+
+def test_a_failed_store_leaves_nothing_behind(world, monkeypatch):
+    intakes = [_intake(world, n) for n in range(3)]
+    before = AuditEvent.objects.count()
+
+    def broken(steps):
+        raise RuntimeError("notifications down")
+
+    monkeypatch.setattr(services.notifications, "on_events", broken)
+    with pytest.raises(RuntimeError):
+        services.store_intakes(intakes)
+    assert not Case.objects.exists() and not CaseEvent.objects.exists()
+    assert AuditEvent.objects.count() == before
+
+
+@pytest.mark.django_db(transaction=True)
+def test_case_create_outside_a_transaction_goes_through_the_group_commit(world):
+    batches = services.INTAKE.batches
+    case = new_case(world)
+    assert services.INTAKE.batches == batches + 1
+    assert Case.objects.get(pk=case.pk).events.get().action == Action.CREATE

@@ -29,6 +29,8 @@ from django.db import models, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
+from jiedao.core import bulk
+
 from .models import AuditChainHead, AuditEvent
 
 GENESIS = "0" * 64
@@ -248,7 +250,7 @@ def _seal(events: list[AuditEvent]) -> None:
         event.seq = seq
         event.prev_hash = prev
         event.hash = prev = event_digest(event, prev)
-    AuditEvent.objects.bulk_create(events)
+    bulk.insert(events)
     AuditChainHead.objects.filter(pk=1).update(seq=seq, hash=prev)
 
 

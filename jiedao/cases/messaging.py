@@ -1,7 +1,9 @@
 """SMS and 企业微信 messages: queued with the step, sent after commit, retried, never lost.
 
 ``queue`` writes an ``OutboundMessage`` row inside the step's transaction and asks for a
-``send_outbound`` task once that transaction commits, so a step that rolls back sends
+``send_outbound`` task (``send_outbound_many`` for the messages of a group commit): with the
+database task queue (the default) the task row is written in the same transaction, with
+another backend once that transaction commits. Either way a step that rolls back sends
 nothing and a committed step cannot lose its message: the row is the message. ``deliver``
 sends one row through the configured backend (``settings.JIEDAO_MESSAGE_BACKEND``).
 
@@ -24,11 +26,12 @@ from contextlib import contextmanager
 from functools import lru_cache
 
 from django.conf import settings
-from django.db import transaction
+from django.db import router, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from jiedao.core import bulk
 from jiedao.core.masking import mask_phone
 
 from .models import Case, OutboundMessage, OutboundStatus
@@ -111,12 +114,57 @@ def is_muted() -> bool:
 
 def queue(channel: str, recipient: str, text: str, case: Case | None = None) -> OutboundMessage | None:
     """Write the message row now (in the caller's transaction); send it after commit."""
-    if is_muted() or not recipient:
-        return None
-    message = OutboundMessage.objects.create(channel=channel, recipient=recipient[:100], text=text[:300],
-                                             case=case)
-    transaction.on_commit(lambda: _enqueue(message.pk))
-    return message
+    messages = queue_many([(channel, recipient, text, case)])
+    return messages[0] if messages else None
+
+
+def queue_many(items: list[tuple[str, str, str, Case | None]]) -> list[OutboundMessage]:
+    """``queue`` for many (channel, recipient, text, case) at once: one INSERT, one task."""
+    if is_muted():
+        return []
+    messages = [OutboundMessage(channel=channel, recipient=recipient[:100], text=text[:300], case=case)
+                for channel, recipient, text, case in items if recipient]
+    if not messages:
+        return []
+    bulk.insert(messages)
+    ids = [message.pk for message in messages]
+    if _queue_in_this_database():
+        # The task row commits or rolls back with the messages, in the same transaction: no
+        # second write after commit. A savepoint keeps a failed enqueue from failing the step.
+        try:
+            with transaction.atomic():
+                _enqueue_now(ids)
+        except Exception:  # noqa: BLE001 — the rows stay pending for the sweep
+            logger.exception("could not enqueue outbound messages %s; left for `jiedao outbox --retry`", ids)
+    else:
+        transaction.on_commit(lambda: _enqueue_many(ids))
+    return messages
+
+
+def _queue_in_this_database() -> bool:
+    from django_tasks_db.backend import DatabaseBackend
+
+    from .tasks import send_outbound
+
+    backend = send_outbound.get_backend()
+    return isinstance(backend, DatabaseBackend) and router.db_for_write(OutboundMessage) == "default"
+
+
+def _enqueue_now(ids: list[int]) -> None:
+    from .tasks import send_outbound, send_outbound_many
+
+    if len(ids) == 1:
+        send_outbound.enqueue(ids[0])
+    else:
+        send_outbound_many.enqueue(ids)
+
+
+def _enqueue_many(message_ids: list[int]) -> None:
+    try:
+        _enqueue_now(message_ids)
+    except Exception:  # noqa: BLE001 — never break the committed step; the sweep will send them
+        logger.exception("could not enqueue outbound messages %s; left for `jiedao outbox --retry`",
+                         message_ids)
 
 
 def _enqueue(message_id: int, run_after: dt.datetime | None = None) -> None:

@@ -102,7 +102,7 @@ class Category(models.Model):
 
     @property
     def deadline_label(self) -> str:
-        return f"{self.deadline_value}{self.get_deadline_unit_display()}"
+        return f"{self.deadline_value}{DeadlineUnit(self.deadline_unit).label}"
 
 
 class CaseQuerySet(models.QuerySet):

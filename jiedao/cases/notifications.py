@@ -30,7 +30,7 @@ SMS_TO_REQUESTER = {Action.CREATE, Action.RESOLVE}
 
 def text_for(case: Case, event: CaseEvent) -> str:
     return _("工单 %(c)s「%(t)s」:%(a)s") % {"c": case.tracking_code, "t": case.title[:30],
-                                           "a": event.get_action_display()}
+                                           "a": Action(event.action).label}
 
 
 def sms_text(case: Case, event: CaseEvent) -> str:
@@ -45,26 +45,40 @@ def sms_text(case: Case, event: CaseEvent) -> str:
 
 
 def on_event(case: Case, event: CaseEvent) -> None:
-    text = text_for(case, event)
-    staff: set[int] = set()
-    if event.action in TO_HANDLER and case.handler_id:
-        staff.add(case.handler_id)
-    if event.action in TO_OWNER and case.owner_id:
-        staff.add(case.owner_id)
-    staff.discard(event.actor_id)
-    users = set(staff)
-    if event.action in TO_REQUESTER and case.requester_user_id:
-        users.add(case.requester_user_id)
-    users.discard(event.actor_id)
-    Notification.objects.bulk_create(
-        Notification(user_id=user_id, case=case, event=event, text=text, created_at=event.at)
-        for user_id in sorted(users)
-    )
+    on_events([(case, event)])
+
+
+def on_events(steps: list[tuple[Case, CaseEvent]]) -> None:
+    """``on_event`` for the steps of one transaction: one INSERT per table, one user look-up."""
+    rows: list[Notification] = []
+    wecom: list[tuple[Case, str, set[int]]] = []
+    sms: list[tuple[str, str, str, Case]] = []
+    for case, event in steps:
+        text = text_for(case, event)
+        staff: set[int] = set()
+        if event.action in TO_HANDLER and case.handler_id:
+            staff.add(case.handler_id)
+        if event.action in TO_OWNER and case.owner_id:
+            staff.add(case.owner_id)
+        staff.discard(event.actor_id)
+        users = set(staff)
+        if event.action in TO_REQUESTER and case.requester_user_id:
+            users.add(case.requester_user_id)
+        users.discard(event.actor_id)
+        rows.extend(Notification(user_id=user_id, case=case, event=event, text=text, created_at=event.at)
+                    for user_id in sorted(users))
+        if staff:
+            wecom.append((case, text, staff))
+        if event.action in SMS_TO_REQUESTER and MOBILE_RE.match(case.requester_phone or ""):
+            sms.append((messaging.SMS, case.requester_phone, sms_text(case, event), case))
+    if rows:
+        Notification.objects.bulk_create(rows)
     if messaging.is_muted():
         return
-    if staff:
-        for username in User.objects.filter(pk__in=staff, is_active=True).order_by("pk") \
-                .values_list("username", flat=True):
-            messaging.queue(messaging.WECOM, username, text, case)
-    if event.action in SMS_TO_REQUESTER and MOBILE_RE.match(case.requester_phone or ""):
-        messaging.queue(messaging.SMS, case.requester_phone, sms_text(case, event), case)
+    messages: list[tuple[str, str, str, Case | None]] = []
+    if wecom:
+        everyone = set().union(*(staff for _case, _text, staff in wecom))
+        names = dict(User.objects.filter(pk__in=everyone, is_active=True).values_list("pk", "username"))
+        for case, text, staff in wecom:
+            messages.extend((messaging.WECOM, names[pk], text, case) for pk in sorted(staff) if pk in names)
+    messaging.queue_many(messages + sms)

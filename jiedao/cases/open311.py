@@ -42,6 +42,8 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils import timezone
@@ -52,6 +54,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from jiedao.audit.trail import Actor, atomic, client_ip, record
 from jiedao.core.models import OrgUnit, OrgUnitKind
+from jiedao.core.recent import Recent
 
 from . import services
 from .models import (
@@ -116,11 +119,29 @@ def revoke_key(by: Actor, client: Open311Client) -> None:
                changes={"name": client.name, "prefix": client.key_prefix})
 
 
+# Every POST reads its client, service and the street's communities: kept for a few seconds per
+# process (jiedao/core/recent.py). A revoked key or a changed catalogue takes effect at once in
+# the process that made the change and within MEMO_SECONDS in the others.
+MEMO_SECONDS = 10
+_clients: Recent[str, Open311Client | None] = Recent(MEMO_SECONDS)
+_services: Recent[str, Category | None] = Recent(MEMO_SECONDS)
+_communities: Recent[int, list[OrgUnit]] = Recent(MEMO_SECONDS)
+
+
+@receiver([post_save, post_delete], sender=Open311Client)
+@receiver([post_save, post_delete], sender=Category)
+@receiver([post_save, post_delete], sender=OrgUnit)
+def _forget(**kwargs) -> None:
+    for memo in (_clients, _services, _communities):
+        memo.forget()
+
+
 def client_for_key(plain: str) -> Open311Client | None:
     if not plain:
         return None
-    return (Open311Client.objects.select_related("street")
-            .filter(key_digest=key_digest(plain), revoked_at__isnull=True).first())
+    digest = key_digest(plain)
+    return _clients.get(digest, lambda: Open311Client.objects.select_related("street")
+                        .filter(key_digest=digest, revoked_at__isnull=True).first())
 
 
 def actor_label(client: Open311Client) -> str:
@@ -514,7 +535,9 @@ def _community(street: OrgUnit, address: str) -> OrgUnit | None:
     """The street's community whose name the address mentions (e.g. “兰宫路社区…”), if any."""
     if not address:
         return None
-    for unit in OrgUnit.objects.filter(parent=street, kind=OrgUnitKind.COMMUNITY, is_active=True):
+    communities = _communities.get(street.pk, lambda: list(
+        OrgUnit.objects.filter(parent=street, kind=OrgUnitKind.COMMUNITY, is_active=True)))
+    for unit in communities:
         if unit.name in address:
             return unit
     return None
@@ -531,7 +554,7 @@ def _create_request(request: HttpRequest, fmt: str) -> HttpResponse:
     code = _param(request, "service_code")
     if not code:
         raise Open311Error(400, _("缺少 service_code"))
-    category = _public_categories().filter(code=code).first()
+    category = _services.get(code, lambda: _public_categories().filter(code=code).first())
     if category is None:
         raise Open311Error(400, _("未知的 service_code“%(c)s”,请先查询 services") % {"c": code})
     if street is None:
