@@ -332,8 +332,8 @@ def main() -> None:
     parser.add_argument("--procs", type=int, default=2, help="client processes the clients are spread over")
     parser.add_argument("--workers", type=int, default=int(os.environ.get("JIEDAO_WORKERS", "2")),
                         help="server worker processes (JIEDAO_WORKERS, 2)")
-    parser.add_argument("--threads", type=int, default=int(os.environ.get("JIEDAO_THREADS", "8")),
-                        help="request threads per server worker (JIEDAO_THREADS, 8)")
+    parser.add_argument("--threads", type=int, default=int(os.environ.get("JIEDAO_THREADS", "16")),
+                        help="request threads per server worker (JIEDAO_THREADS, 16)")
     parser.add_argument("--targets", default="healthz,open311,api",
                         help="which endpoints, comma-separated: healthz,open311,api")
     args = parser.parse_args()

@@ -305,3 +305,72 @@ def test_demo_cases_cover_every_state_once_and_send_nothing(world):
     second = demo.load(by, world.units)
     assert f"新建 0 件,已存在 {len(demo.SPECS)} 件" in second[0]
     assert Case.objects.count() == len(demo.SPECS) and CaseEvent.objects.count() == events
+
+
+# --- the messages of a group commit ----------------------------------------------------------------
+
+class PickyBackend(messaging.BaseBackend):
+    """Refuses one number."""
+
+    def send(self, message):
+        if message.recipient.endswith("2"):
+            raise ConnectionError("号码停机")
+        SENT.append((message.channel, message.recipient, message.text))
+
+
+def _intakes(world, n: int):
+    return [services.check_intake(
+        Actor(label="open311:测试系统"), title=f"路灯不亮{i}", channel=Channel.OPEN311,
+        category=Category.objects.get(code="part-facilities"), community=world.units["360103012001"],
+        requester_phone=f"1390000000{i}") for i in range(n)]
+
+
+def test_messages_of_intakes_stored_together_are_sent_by_one_task(world, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        services.store_intakes(_intakes(world, 3))
+    # One task for the three messages.
+    assert [c.__qualname__ for c in callbacks if callable(c) and hasattr(c, "__qualname__")] == [
+        "queue_many.<locals>.<lambda>"]
+    assert sorted(r for _c, r, _t in SENT) == ["13900000000", "13900000001", "13900000002"]
+    assert set(OutboundMessage.objects.values_list("status", "attempts")) == {(OutboundStatus.SENT, 1)}
+    ids = list(OutboundMessage.objects.values_list("pk", flat=True))
+    assert messaging.deliver_many(ids) == {OutboundStatus.SENT: 3}  # sent ones are not sent again
+    assert len(SENT) == 3
+
+
+def test_one_failed_message_of_a_batch_is_retried_alone(world, settings):
+    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.dummy.DummyBackend"}}
+    settings.JIEDAO_MESSAGE_BACKEND = f"{__name__}.PickyBackend"
+    services.store_intakes(_intakes(world, 3))
+    ids = list(OutboundMessage.objects.order_by("pk").values_list("pk", flat=True))
+    now = timezone.now()
+    assert messaging.deliver_many(ids + [10**9], now=now) == {
+        OutboundStatus.SENT: 2, OutboundStatus.PENDING: 1, "missing": 1}
+    failed = OutboundMessage.objects.get(recipient="13900000002")
+    assert (failed.status, failed.attempts) == (OutboundStatus.PENDING, 1) and "号码停机" in failed.last_error
+    assert failed.next_attempt_at == now + messaging.backoff(1)
+
+
+def test_a_message_claimed_by_another_sender_is_left_to_it(world, settings):
+    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.dummy.DummyBackend"}}
+    services.store_intakes(_intakes(world, 3))
+    ids = list(OutboundMessage.objects.order_by("pk").values_list("pk", flat=True))
+    now = timezone.now()
+    real_claim = messaging._claim
+
+    def racing_claim(messages, when):
+        # Another sender (its clock a second on) claims the second message between our read
+        # and our claim.
+        OutboundMessage.objects.filter(pk=ids[1]).update(
+            attempts=1, next_attempt_at=when + dt.timedelta(seconds=messaging.CLAIM_SECONDS + 1))
+        messaging._claim = real_claim
+        return real_claim(messages, when)
+
+    messaging._claim = racing_claim
+    try:
+        counts = messaging.deliver_many(ids, now=now)
+    finally:
+        messaging._claim = real_claim
+    assert counts == {OutboundStatus.SENT: 2, "busy": 1}
+    assert sorted(r for _c, r, _t in SENT) == ["13900000000", "13900000002"]
+    assert OutboundMessage.objects.get(pk=ids[1]).status == OutboundStatus.PENDING  # the other's to send

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import secrets
 
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
 from django.utils import timezone
 
 from jiedao.audit.trail import Actor, atomic, record
+from jiedao.core.recent import Recent
 
-from .models import ApiToken, User
+from .access import grants
+from .models import ApiToken, Membership, User
 
 
 def digest(token: str) -> str:
@@ -33,18 +38,37 @@ def revoke(by: Actor, token: ApiToken) -> None:
         record(by=by, event_type="api_token.revoke", target=token, org_unit=token.user.home_unit)
 
 
+# Every API request reads its token and user: kept for a few seconds per process. A revoked
+# token, a deactivated user or a changed membership takes effect at once in this process and
+# within MEMO_SECONDS in the others.
+MEMO_SECONDS = 10
+_tokens: Recent[str, ApiToken | None] = Recent(MEMO_SECONDS)
+
+
+@receiver([post_save, post_delete], sender=ApiToken)
+@receiver([post_save, post_delete], sender=User)
+@receiver([post_save, post_delete], sender=Membership)
+def _forget(**kwargs) -> None:
+    _tokens.forget()
+
+
 def user_for(plain: str) -> User | None:
-    """The active user behind a token, or None; marks the token used (at most once a minute)."""
+    """The active user behind a token, or None; marks the token used (at most once a minute).
+
+    Each request gets its own copy of the user (with its grants looked up once per memo)."""
     if not plain:
         return None
-    row = (
+    key = digest(plain)
+    row = _tokens.get(key, lambda: (
         ApiToken.objects.select_related("user")
-        .filter(digest=digest(plain), revoked_at__isnull=True, user__is_active=True)
+        .filter(digest=key, revoked_at__isnull=True, user__is_active=True)
         .first()
-    )
+    ))
     if row is None:
         return None
     now = timezone.now()
     if row.last_used_at is None or (now - row.last_used_at).total_seconds() > 60:
         ApiToken.objects.filter(pk=row.pk).update(last_used_at=now)
-    return row.user
+        row.last_used_at = now
+    grants(row.user)  # looked up once, shared by the copies
+    return copy.copy(row.user)

@@ -37,7 +37,7 @@ from jiedao.audit.trail import Actor, record
 from jiedao.core.masking import mask_name, mask_phone
 from jiedao.core.models import OrgUnit
 
-from . import permissions, services, workflow
+from . import lookups, permissions, services, workflow
 from .attachments import attach
 from .models import (
     Action,
@@ -517,7 +517,7 @@ def get_attachment(request: HttpRequest, case_id: int, attachment_id: int):
              description="在您有权登记的社区/网格/街道登记一件工单;诉求人电话会校验。")
 def create_case(request: HttpRequest, payload: CaseCreateIn):
     try:
-        category = Category.objects.filter(code=payload.category).first()
+        category = lookups.category(payload.category)
         if category is None:
             raise CaseError(_("未知的分类编码“%(c)s”") % {"c": payload.category}, "category")
         unit = None
@@ -526,7 +526,7 @@ def create_case(request: HttpRequest, payload: CaseCreateIn):
             if unit is None:
                 raise CaseError(_("没有编号为 %(i)s 的单位") % {"i": payload.org_unit}, "org_unit")
         elif payload.org_unit_code:
-            unit = OrgUnit.objects.filter(code=payload.org_unit_code, is_active=True).first()
+            unit = lookups.unit(payload.org_unit_code)
             if unit is None:
                 raise CaseError(_("没有区划代码为 %(c)s 的单位") % {"c": payload.org_unit_code},
                                 "org_unit_code")
@@ -545,7 +545,10 @@ def create_case(request: HttpRequest, payload: CaseCreateIn):
         )
     except CaseError as exc:
         return Status(exc.status_code, _error(exc))
-    # The case as created (its relations are loaded already); no second scoped look-up.
+    # The case as created (its relations are loaded already); no second scoped look-up. A new
+    # case has no attachments or extensions yet.
+    case._prefetched_objects_cache = {"attachments": case.attachments.none(),
+                                      "extensions": case.extensions.none()}
     return Status(201, _detail(request, case))
 
 

@@ -194,11 +194,64 @@ def deliver(message_id: int, *, now: dt.datetime | None = None) -> str:
     if message.next_attempt_at > now:  # not due, or another sender holds the claim
         return message.status
     # Claim: one sender wins; the others see a changed attempt count and step back.
-    claimed = OutboundMessage.objects.filter(
-        pk=message.pk, status=OutboundStatus.PENDING, attempts=message.attempts,
-    ).update(attempts=F("attempts") + 1, next_attempt_at=now + dt.timedelta(seconds=CLAIM_SECONDS))
-    if claimed != 1:
+    if _claim([message], now) != 1:
         return "busy"
+    status = _send(message, now)
+    if status == OutboundStatus.SENT:
+        _mark_sent([message.pk], now)
+    return status
+
+
+def deliver_many(message_ids: list[int], *, now: dt.datetime | None = None) -> dict[str, int]:
+    """``deliver`` for the messages of one transaction: one read and one claim for all of them,
+    then each is sent and marked sent at once (so a crash mid-batch resends none that went out);
+    a message another sender claimed meanwhile is left to that sender ("busy")."""
+    now = now or timezone.now()
+    counts: dict[str, int] = {}
+
+    def count(status: str) -> None:
+        counts[status] = counts.get(status, 0) + 1
+
+    messages = list(OutboundMessage.objects.filter(pk__in=message_ids).order_by("pk"))
+    for _missing in set(message_ids) - {m.pk for m in messages}:
+        count("missing")
+    due: list[OutboundMessage] = []
+    for message in messages:
+        if message.status != OutboundStatus.PENDING or message.next_attempt_at > now:
+            count(message.status)
+        else:
+            due.append(message)
+    by_attempts: dict[int, list[OutboundMessage]] = {}
+    for message in due:
+        by_attempts.setdefault(message.attempts, []).append(message)
+    for attempts, group in by_attempts.items():
+        if _claim(group, now) != len(group):
+            # Another sender claimed some of them in between: keep the ones this claim took
+            # (their claim time is ours), leave the others to it.
+            mine = set(OutboundMessage.objects.filter(
+                pk__in=[m.pk for m in group], attempts=attempts + 1,
+                next_attempt_at=now + dt.timedelta(seconds=CLAIM_SECONDS)).values_list("pk", flat=True))
+            for message in group:
+                if message.pk not in mine:
+                    count("busy")
+            group = [m for m in group if m.pk in mine]
+        for message in group:
+            status = _send(message, now)
+            if status == OutboundStatus.SENT:
+                _mark_sent([message.pk], now)
+            count(status)
+    return counts
+
+
+def _claim(messages: list[OutboundMessage], now: dt.datetime) -> int:
+    """Claim messages read with the same attempt count; how many rows were claimed."""
+    return OutboundMessage.objects.filter(
+        pk__in=[m.pk for m in messages], status=OutboundStatus.PENDING, attempts=messages[0].attempts,
+    ).update(attempts=F("attempts") + 1, next_attempt_at=now + dt.timedelta(seconds=CLAIM_SECONDS))
+
+
+def _send(message: OutboundMessage, now: dt.datetime) -> str:
+    """Send a claimed message; on failure record it and schedule the retry (or give up)."""
     attempts = message.attempts + 1
     try:
         get_backend().send(message)
@@ -216,9 +269,13 @@ def deliver(message_id: int, *, now: dt.datetime | None = None) -> str:
                     message.pk, attempts, error, retry_at)
         _enqueue(message.pk, run_after=retry_at)
         return OutboundStatus.PENDING
-    OutboundMessage.objects.filter(pk=message.pk).update(status=OutboundStatus.SENT, sent_at=now,
-                                                         last_error="")
     return OutboundStatus.SENT
+
+
+def _mark_sent(message_ids: list[int], now: dt.datetime) -> None:
+    if message_ids:
+        OutboundMessage.objects.filter(pk__in=message_ids).update(status=OutboundStatus.SENT, sent_at=now,
+                                                                  last_error="")
 
 
 def send_due(*, now: dt.datetime | None = None, limit: int = 500) -> dict[str, int]:

@@ -42,8 +42,6 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
-from django.db.models.signals import post_delete, post_save
-from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils import timezone
@@ -56,7 +54,7 @@ from jiedao.audit.trail import Actor, atomic, client_ip, record
 from jiedao.core.models import OrgUnit, OrgUnitKind
 from jiedao.core.recent import Recent
 
-from . import services
+from . import lookups, services
 from .models import (
     FINISHED_STATUSES,
     Action,
@@ -119,21 +117,8 @@ def revoke_key(by: Actor, client: Open311Client) -> None:
                changes={"name": client.name, "prefix": client.key_prefix})
 
 
-# Every POST reads its client, service and the street's communities: kept for a few seconds per
-# process (jiedao/core/recent.py). A revoked key or a changed catalogue takes effect at once in
-# the process that made the change and within MEMO_SECONDS in the others.
-MEMO_SECONDS = 10
-_clients: Recent[str, Open311Client | None] = Recent(MEMO_SECONDS)
-_services: Recent[str, Category | None] = Recent(MEMO_SECONDS)
-_communities: Recent[int, list[OrgUnit]] = Recent(MEMO_SECONDS)
-
-
-@receiver([post_save, post_delete], sender=Open311Client)
-@receiver([post_save, post_delete], sender=Category)
-@receiver([post_save, post_delete], sender=OrgUnit)
-def _forget(**kwargs) -> None:
-    for memo in (_clients, _services, _communities):
-        memo.forget()
+# Every POST reads its client: kept for a few seconds per process (jiedao/cases/lookups.py).
+_clients: Recent[str, Open311Client | None] = Recent(lookups.MEMO_SECONDS)
 
 
 def client_for_key(plain: str) -> Open311Client | None:
@@ -535,9 +520,7 @@ def _community(street: OrgUnit, address: str) -> OrgUnit | None:
     """The street's community whose name the address mentions (e.g. “兰宫路社区…”), if any."""
     if not address:
         return None
-    communities = _communities.get(street.pk, lambda: list(
-        OrgUnit.objects.filter(parent=street, kind=OrgUnitKind.COMMUNITY, is_active=True)))
-    for unit in communities:
+    for unit in lookups.communities(street):
         if unit.name in address:
             return unit
     return None
@@ -554,8 +537,8 @@ def _create_request(request: HttpRequest, fmt: str) -> HttpResponse:
     code = _param(request, "service_code")
     if not code:
         raise Open311Error(400, _("缺少 service_code"))
-    category = _services.get(code, lambda: _public_categories().filter(code=code).first())
-    if category is None:
+    category = lookups.category(code)
+    if category is None or not (category.public and category.is_active):
         raise Open311Error(400, _("未知的 service_code“%(c)s”,请先查询 services") % {"c": code})
     if street is None:
         raise Open311Error(400, _("缺少 jurisdiction_id(街道的 9 位区划代码)"))

@@ -29,8 +29,9 @@ from jiedao.core import bulk
 from jiedao.core.groupcommit import GroupCommit
 from jiedao.core.identifiers import normalize_mobile, validate_mobile
 from jiedao.core.models import OrgUnit, OrgUnitKind
+from jiedao.core.writerlock import writer_lock
 
-from . import messaging, notifications, permissions, search, workflow
+from . import lookups, messaging, notifications, permissions, search, workflow
 from .deadlines import deadline_for
 from .models import (
     Action,
@@ -104,7 +105,7 @@ def _place(org_unit: OrgUnit | None, community, grid, street) -> tuple[OrgUnit, 
     if street is not None and unit.path.startswith(street.path):
         unit_street = street  # the caller's street: no need to read it again
     else:
-        unit_street = unit.street
+        unit_street = lookups.street_of(unit)
     if street is not None and unit_street != street:
         raise CaseError(_("“%(u)s”不属于%(s)s") % {"u": unit.name, "s": street.name}, "org_unit")
     return unit_street, unit
@@ -223,8 +224,13 @@ def store_intakes(intakes: Sequence[Intake]) -> list[Case]:
     return cases
 
 
+def _store_queued(intakes: Sequence[Intake]) -> list[Case]:
+    with writer_lock():  # on SQLite, the processes' group commits queue in the kernel
+        return store_intakes(intakes)
+
+
 # Concurrent intakes of this process share one transaction (jiedao/core/groupcommit.py).
-INTAKE: GroupCommit[Intake, Case] = GroupCommit(store_intakes)
+INTAKE: GroupCommit[Intake, Case] = GroupCommit(_store_queued)
 
 
 def _event(by: Actor, case: Case, action: str, from_status: str, to_status: str, note: str,

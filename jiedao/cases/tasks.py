@@ -14,8 +14,4 @@ def send_outbound(message_id: int) -> str:
 @task()
 def send_outbound_many(message_ids: list[int]) -> dict[str, int]:
     """Send the messages queued by one transaction (e.g. a group commit of many intakes)."""
-    counts: dict[str, int] = {}
-    for message_id in message_ids:
-        status = messaging.deliver(message_id)
-        counts[status] = counts.get(status, 0) + 1
-    return counts
+    return messaging.deliver_many(message_ids)

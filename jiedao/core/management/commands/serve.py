@@ -41,7 +41,7 @@ def granian_argv(host: str, port: int, workers: int) -> list[str]:
         "--workers", str(workers),
         # Django views block; a few threads per worker is plenty for an office and keeps
         # SQLite's single writer from being queued by hundreds of threads.
-        "--blocking-threads", str(int(os.environ.get("JIEDAO_THREADS", "8"))),
+        "--blocking-threads", str(int(os.environ.get("JIEDAO_THREADS", "16"))),
         "--respawn-failed-workers",
         WSGI_APP,
     ]

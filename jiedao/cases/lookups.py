@@ -1,0 +1,51 @@
+"""The rows every intake reads and an administrator rarely changes, memoised per process for a
+few seconds (jiedao/core/recent.py): categories by code, units by code and their street, a
+street's communities (and, in open311.py, Open311 keys).
+
+Any save or delete of those models forgets the memos of the process at once; other server
+processes see the change within ``MEMO_SECONDS`` — a revoked key, a deactivated category, a
+moved unit. API tokens are memoised the same way in jiedao/accounts/tokens.py.
+"""
+
+from __future__ import annotations
+
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
+
+from jiedao.core.models import OrgUnit, OrgUnitKind
+from jiedao.core.recent import Recent
+
+from .models import Category, Open311Client
+
+MEMO_SECONDS = 10
+
+_categories: Recent[str, Category | None] = Recent(MEMO_SECONDS)
+_units: Recent[str, OrgUnit | None] = Recent(MEMO_SECONDS)
+_streets: Recent[int, OrgUnit | None] = Recent(MEMO_SECONDS)
+_communities: Recent[int, list[OrgUnit]] = Recent(MEMO_SECONDS)
+
+
+@receiver([post_save, post_delete], sender=Category)
+@receiver([post_save, post_delete], sender=OrgUnit)
+@receiver([post_save, post_delete], sender=Open311Client)
+def _forget(**kwargs) -> None:
+    Recent.forget_all()
+
+
+def category(code: str) -> Category | None:
+    """The category with this code (active or not: callers check), or None."""
+    return _categories.get(code, lambda: Category.objects.filter(code=code).first())
+
+
+def unit(code: str) -> OrgUnit | None:
+    """The active unit with this region code, or None."""
+    return _units.get(code, lambda: OrgUnit.objects.filter(code=code, is_active=True).first())
+
+
+def street_of(unit: OrgUnit) -> OrgUnit | None:
+    return _streets.get(unit.pk, lambda: unit.street)
+
+
+def communities(street: OrgUnit) -> list[OrgUnit]:
+    return _communities.get(street.pk, lambda: list(
+        OrgUnit.objects.filter(parent=street, kind=OrgUnitKind.COMMUNITY, is_active=True)))
