@@ -528,3 +528,121 @@ def test_department_staff_can_filter_by_any_community_of_the_street(loop, world)
     assert world.units[LANGONG].pk in places and world.units["360103001001"].pk not in places
     places = dict(CaseFilterForm(user=loop.shequ).fields["place"].choices)
     assert world.units[LANGONG].pk in places and world.units["360103001001"].pk not in places
+
+
+# --- the inbox list at scale: the same rows, asked per index range ----------------------------
+
+def _inbox_world(loop, world):
+    """Cases in every tab for every persona: places and handling units inside and outside the
+    community, both at once (a case counted by two branches), people named, overdue, due soon,
+    supervised, resolved, and one in the other street."""
+    grid1, grid2 = world.units[GRID1], world.units["360103012001002"]
+    shili = world.units["360103012002"]
+    now = timezone.now()
+    made = []
+    for i, (unit, handler_unit, handler) in enumerate([
+            (loop.langong, None, None), (grid1, grid1, None), (grid2, loop.chengguan, None),
+            (shili, grid1, None), (shili, loop.chengguan, loop.keshi), (grid1, loop.langong, loop.shequ),
+            (loop.langong, grid2, loop.wangge), (shili, None, None), (grid2, grid2, None)]):
+        for hours_ago in (1, 30, 24 * 30):
+            case = loop.create(f"楼道漏水{i}-{hours_ago}", by=loop.lingdao, unit=unit,
+                               at=now - dt.timedelta(hours=hours_ago),
+                               address=f"兰宫路{i}号")
+            if handler_unit or handler:
+                services.dispatch(Actor(user=loop.lingdao), case, version=case.version,
+                                  handler_unit=handler_unit, handler=handler)
+            made.append(case)
+    for case in made[::4]:
+        services.supervise(Actor(user=loop.lingdao), case, version=case.version, note="督办")
+    resolved = made[5]
+    handler = resolved.handler
+    services.accept(Actor(user=handler), resolved, version=resolved.version)
+    services.resolve(Actor(user=handler), resolved, version=resolved.version, outcome=Outcome.SOLVED,
+                     note="好了")
+    loop.create("南浦漏水", by=world.other[Role.COMMUNITY_WORKER], unit=world.units["360103001001"])
+    return made
+
+
+def test_inbox_pages_agree_with_the_plain_tab_queries(loop, world, monkeypatch):
+    """Every tab of every persona, with and without filters, page by page: the per-range list
+    (``inbox_page``) gives the rows of ``tab_queryset`` in the tab's order, each once, and the
+    branches (``tab_branches``) hold the same cases."""
+    from django.http import QueryDict
+
+    from jiedao.cases import search, views
+
+    _inbox_world(loop, world)
+    monkeypatch.setattr(views, "PAGE_SIZE", 4)
+    now = timezone.now()
+    people = [loop.lingdao, loop.shequ, loop.keshi, loop.wangge, world.other[Role.COMMUNITY_WORKER]]
+    filter_sets = [{}, {"status": "dispatched"}, {"place": str(world.units[GRID1].pk)}, {"overdue": "on"},
+                   {"q": "漏水"}, {"q": "漏水", "kind": "demand"}]
+    checked = 0
+    for dense in (False, True):
+        monkeypatch.setattr(search, "DENSE_MATCHES", 0 if dense else 10**9)
+        for user in people:
+            for tab in views.tabs_for(user):
+                plain = views.tab_queryset(user, tab.key, now)
+                branches = views.tab_branches(user, tab.key, now)
+                assert set(Case.objects.filter(permissions.any_of(branches)).values_list("pk", flat=True)) \
+                    == set(plain.values_list("pk", flat=True)), (user.username, tab.key)
+                for filters in filter_sets:
+                    params = QueryDict(mutable=True)
+                    params.update({"tab": tab.key, **filters})
+                    form = views.f.CaseFilterForm(params, user=user)
+                    expected = list(views.apply_filters(plain, form.filters(), now)
+                                    .order_by(*tab.ordering).values_list("pk", flat=True))
+                    got, number = [], 1
+                    while True:
+                        _form, total, page = views.inbox_page(user, tab.key, params, number, now)
+                        got += [case.pk for case in page]
+                        if not page.has_next():
+                            break
+                        number += 1
+                    assert got == expected, (user.username, tab.key, filters, dense)
+                    assert total == len(expected)
+                    checked += 1
+    assert checked > 100
+
+
+def test_capped_counts_show_the_cap(client, loop):
+    from jiedao.cases import views
+
+    case = loop.create("堆满的楼道", by=loop.lingdao)
+    copies = []
+    for i in range(views.COUNT_CAP):
+        copy = Case.objects.get(pk=case.pk)
+        copy.pk, copy.tracking_code = None, f"Z{i:09d}"
+        copies.append(copy)
+    Case.objects.bulk_create(copies)
+    page = inbox(client, loop.lingdao, "all")
+    assert f"共 {views.COUNT_CAP - 1}+ 条" in page
+    parts = [Case.objects.filter(org_unit=loop.langong), Case.objects.filter(street=loop.langong.parent)]
+    assert views._capped_union_count(parts, cap=5) == 5
+    assert views._capped_union_count([Case.objects.filter(pk=case.pk)] * 2, cap=5) == 1  # exact below it
+    assert views.count_label(5, cap=5) == "4+" and views.count_label(4, cap=5) == "4"
+
+
+def test_filter_selects_are_written_as_django_writes_them(loop, world):
+    """The filter bar's selects are built in Python (speed); they must be Django's own HTML."""
+    import re
+
+    from django.http import QueryDict
+
+    from jiedao.cases import views
+
+    def norm(html: str) -> str:
+        return re.sub(r">\s+<", "><", str(html)).strip()
+
+    category = Category.objects.filter(is_active=True).first()
+    for data in ({}, {"kind": "demand", "status": "resolved", "channel": "phone",
+                      "category": str(category.pk), "place": str(world.units[GRID1].pk)},
+                 {"kind": "nonsense", "category": "x", "place": "999999"}):
+        params = QueryDict(mutable=True)
+        params.update(data)
+        form = views.f.CaseFilterForm(params or None, user=loop.shequ)
+        form.filters()
+        widgets = dict((field.name, html) for field, html in views.filter_widgets(form))
+        assert {"kind", "category", "status", "place", "channel"} <= set(widgets)
+        for name in ("kind", "category", "status", "place", "channel"):
+            assert norm(widgets[name]) == norm(form[name]), (name, data)

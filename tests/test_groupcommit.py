@@ -47,9 +47,9 @@ class Scenario:
         threads = [threading.Thread(target=self.submit, args=(i,), name=f"t{i}") for i in range(self.n)]
         threads[0].start()
         wait_until(lambda: len(self.calls) == 1)
-        for thread in threads[1:]:
+        for i, thread in enumerate(threads[1:], start=1):
             thread.start()
-            wait_until(lambda: len(self.commit._queue) == int(thread.name[1:]))  # queued in order
+            wait_until(lambda i=i: len(self.commit._queue) == i)  # queued one after another, in order
         self.release.set()
         for thread in threads:
             thread.join(timeout=10)

@@ -404,3 +404,325 @@ def test_all_or_nothing_and_batches(world, monkeypatch):
     batches = AuditEvent.objects.filter(event_type="ledgers.resident_import_batch").order_by("seq")
     assert [e.changes["count"] for e in batches] == [100, 100, 50]
     assert batches[0].changes["rows"] == [2, 101]
+
+
+# --- the reader: same values as openpyxl, whatever wrote the file -------------------------------
+
+XLSX_MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+
+
+def raw_xlsx(sheet_data: str, shared: list[str] | None = None, *, prefix: str = "") -> bytes:
+    """A minimal package around hand-written <sheetData> XML (and shared strings as <si> XML)."""
+    p = f"{prefix}:" if prefix else ""
+    ns = f'xmlns{":" + prefix if prefix else ""}="{XLSX_MAIN}"'
+    rel = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+    ct = "application/vnd.openxmlformats-officedocument.spreadsheetml"
+    files = {
+        "[Content_Types].xml": (
+            '<?xml version="1.0" encoding="UTF-8"?>'
+            '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+            '<Default Extension="rels" '
+            'ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+            '<Default Extension="xml" ContentType="application/xml"/>'
+            f'<Override PartName="/xl/workbook.xml" ContentType="{ct}.sheet.main+xml"/>'
+            f'<Override PartName="/xl/worksheets/sheet1.xml" ContentType="{ct}.worksheet+xml"/>'
+            + (f'<Override PartName="/xl/sharedStrings.xml" ContentType="{ct}.sharedStrings+xml"/>'
+               if shared is not None else "")
+            + "</Types>"
+        ),
+        "_rels/.rels": (
+            '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+            f'<Relationship Id="rId1" Type="{rel}/officeDocument" Target="xl/workbook.xml"/></Relationships>'
+        ),
+        "xl/workbook.xml": (
+            f'<workbook xmlns="{XLSX_MAIN}" xmlns:r="{rel}"><sheets>'
+            '<sheet name="S" sheetId="1" r:id="rId1"/></sheets></workbook>'
+        ),
+        "xl/_rels/workbook.xml.rels": (
+            '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+            f'<Relationship Id="rId1" Type="{rel}/worksheet" Target="worksheets/sheet1.xml"/>'
+            f'<Relationship Id="rId2" Type="{rel}/sharedStrings" Target="sharedStrings.xml"/>'
+            "</Relationships>"
+        ),
+        "xl/worksheets/sheet1.xml": (
+            f'<?xml version="1.0" encoding="UTF-8"?><{p}worksheet {ns}><{p}sheetData>{sheet_data}'
+            f"</{p}sheetData></{p}worksheet>"
+        ),
+    }
+    if shared is not None:
+        files["xl/sharedStrings.xml"] = (
+            f'<sst xmlns="{XLSX_MAIN}" count="{len(shared)}">{"".join(shared)}</sst>'
+        )
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, text in files.items():
+            archive.writestr(name, text.encode())
+    return buffer.getvalue()
+
+
+def ours(data: bytes) -> dict[int, list]:
+    from jiedao.ledgers import xlsx
+
+    out = {}
+    for row in xlsx.read_rows(data):
+        values = list(row.values)
+        while values and values[-1] is None:
+            values.pop()
+        if values:
+            out[row.number] = values
+    return out
+
+
+def theirs(data: bytes) -> dict[int, list]:
+    """openpyxl's reading of the same file (read-only, cached values), empty rows left out."""
+    workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    out = {}
+    for row in workbook.worksheets[0].iter_rows():
+        values = [getattr(cell, "value", None) for cell in row]
+        number = next((cell.row for cell in row if getattr(cell, "row", None)), None)
+        while values and values[-1] in (None, ""):
+            values.pop()
+        if values and number:
+            out[number] = [None if v == "" else v for v in values]
+    workbook.close()
+    return out
+
+
+def sample_rows():
+    return [
+        ["姓名", "公民身份号码", "数", "小数", "真假", "备注"],
+        ["张三", "360103198001010011", 13900001111, 3.25, True, "a & b <c> “引号”"],
+        ["李四", None, -7, 1e-7, False, "  前后空格  "],
+        [None, "仅第二列", None, None, None, None],
+        ["王五", "x", 0, 12345678901234.5, None, "&#60; 不是引用"],
+    ]
+
+
+def test_reader_matches_openpyxl_normal_and_write_only_files(monkeypatch):
+    from openpyxl import Workbook
+
+    from jiedao.ledgers import xlsx
+
+    rows = sample_rows()
+    normal = book(rows, title="标题行(合并)")  # shared strings, a merged title row
+    stream = Workbook(write_only=True)  # inline strings, every character a reference
+    sheet = stream.create_sheet("S")
+    for row in rows:
+        sheet.append(row)
+    buffer = io.BytesIO()
+    stream.save(buffer)
+    for data in (normal, buffer.getvalue()):
+        expected = theirs(data)
+        assert ours(data) == expected and len(expected) >= 5
+        monkeypatch.setattr(xlsx, "CHUNK", 61)  # rows cut across many small chunks
+        assert ours(data) == expected
+        monkeypatch.undo()
+
+
+def test_reader_matches_openpyxl_on_hand_written_xml():
+    cases = [
+        # gaps in a row, rows with gaps between them, a self-closing row and cell
+        '<row r="1"><c r="A1" t="inlineStr"><is><t>甲</t></is></c><c r="D1"><v>4</v></c></row>'
+        '<row r="3" spans="1:4"/><row r="5"><c r="B5" s="3"/><c r="C5" s="2"><v>2.5</v></c></row>',
+        # no r attributes at all (cells and rows counted)
+        '<row><c t="inlineStr"><is><t>a</t></is></c><c><v>1</v></c></row>'
+        '<row><c/><c t="b"><v>1</v></c></row>',
+        # attributes in another order, extra attributes, formulas with cached values
+        '<row r="2" ht="20" customHeight="1"><c s="1" r="A2" t="str"><f>B2&amp;"x"</f><v>yx</v></c>'
+        '<c r="B2" t="str" cm="1"><v>y</v></c><c r="C2"><f>1+1</f><v>2</v></c></row>',
+        # rich text and xml:space inline strings, entities, a date as text type d
+        '<row r="1"><c r="A1" t="inlineStr"><is><r><t>加</t></r>'
+        '<r><rPr><b/></rPr><t xml:space="preserve">粗 </t></r></is></c>'
+        '<c r="B1" t="inlineStr"><is><t>&lt;&amp;&gt;&#20013;&#x6587;</t></is></c>'
+        '<c r="C1" t="d"><v>2021-10-08T00:00:00</v></c><c r="D1" t="n"><v>-3</v></c></row>',
+    ]
+    for sheet_data in cases:
+        data = raw_xlsx(sheet_data)
+        assert ours(data) == theirs(data), sheet_data
+
+
+def test_reader_shared_strings_rich_text_and_phonetics():
+    shared = [
+        "<si><t>普通</t></si>",
+        '<si><r><t>富</t></r><r><rPr><i/></rPr><t xml:space="preserve">文本 </t></r></si>',
+        "<si><t>漢字</t><rPh sb=\"0\" eb=\"2\"><t>かんじ</t></rPh></si>",
+        "<si><t>&amp;&#21644;</t></si>",
+        "<si/>",
+    ]
+    sheet = (
+        '<row r="1">' + "".join(f'<c r="{c}1" t="s"><v>{i}</v></c>' for i, c in enumerate("ABCDE")) + "</row>"
+        '<row r="2"><c r="A2" s="4" t="s"><v>1</v></c></row>'
+    )
+    data = raw_xlsx(sheet, shared)
+    assert ours(data) == {1: ["普通", "富文本 ", "漢字", "&和"], 2: ["富文本 "]}
+    assert ours(data) == theirs(data)
+
+
+def test_reader_with_prefixed_namespace():
+    sheet = (
+        '<x:row r="1"><x:c r="A1" t="inlineStr"><x:is><x:t>姓名</x:t></x:is></x:c>'
+        '<x:c r="B1"><x:v>7</x:v></x:c></x:row>'
+        '<x:row r="2"><x:c r="B2" t="inlineStr"><x:is><x:t>乙</x:t></x:is></x:c></x:row>'
+    )
+    data = raw_xlsx(sheet, prefix="x")
+    assert ours(data) == {1: ["姓名", 7], 2: [None, "乙"]} == theirs(data)
+
+
+def test_reader_dates_are_serials_numbers_and_date_cells():
+    import datetime as dt
+
+    from openpyxl.utils.datetime import from_excel
+
+    data = book([["日期"], [dt.datetime(2021, 12, 1)], [44300], [dt.date(2021, 3, 8)]])
+    got = ours(data)
+    # a date-formatted cell arrives as its serial number; parse_date turns it back
+    assert [from_excel(got[r][0]) for r in (2, 4)] == [dt.datetime(2021, 12, 1), dt.datetime(2021, 3, 8)]
+    assert got[3] == [44300]
+
+
+# --- speed paths keep the rules -------------------------------------------------------------------
+
+
+def test_repeated_values_are_parsed_once_but_reported_on_every_row(world, monkeypatch):
+    monkeypatch.setattr(engine, "MEMO_LIMIT", 3)  # also exercise the give-up path
+    rows = [[f"测试{i}", fake_id(seq=100 + i), "", "青少年、困难群众" if i % 2 else "外星人"]
+            for i in range(8)]
+    errors = refused(world, book([RESIDENT_HEADER, *rows]))
+    assert [(e.row, e.column, e.value) for e in errors] == [(r, "人群类别", "外星人") for r in (2, 4, 6, 8)]
+    assert len({e.reason for e in errors}) == 1 and "不在可选值中" in errors[0].reason
+    good = [[f"测试{i}", fake_id(seq=100 + i), "", "青少年、困难群众"] for i in range(8)]
+    spec = get_spec("residents")
+    result = engine.check(spec, book([RESIDENT_HEADER, *good]), engine.Context(world.street, lambda u: True))
+    groups = [p.values["groups"] for p in result.plan]
+    assert groups == [["youth", "needy"]] * 8
+    groups[0].append("changed")  # each row has its own list
+    assert result.plan[1].values["groups"] == ["youth", "needy"]
+
+
+def test_birth_date_today_is_accepted_and_tomorrow_refused(monkeypatch):
+    import datetime as dt
+    import time
+
+    from jiedao.ledgers import fields
+
+    today = dt.date.today()
+    base = f"360103{today:%Y%m%d}001"
+    assert fields.parse_id_number(base + ric.calc_check_digit(base + "0"))
+    tomorrow = today + dt.timedelta(days=1)
+    base = f"360103{tomorrow:%Y%m%d}001"
+    try:
+        fields.parse_id_number(base + ric.calc_check_digit(base + "0"))
+        raise AssertionError("a birth date after today was accepted")
+    except ValueError as error:
+        assert "不合理" in str(error)
+    # the cached "today" follows the clock past midnight
+    real = time.time()
+    monkeypatch.setattr(time, "time", lambda: real + 86400)
+    monkeypatch.setattr(dt, "date", type("D", (dt.date,), {"today": classmethod(lambda c: tomorrow)}))
+    assert fields._today_text() == f"{tomorrow:%Y%m%d}"
+
+
+def test_collector_is_back_on_after_check_and_apply(world):
+    import gc
+
+    rows = [[f"测试{i}", fake_id(seq=200 + i), "", ""] for i in range(3)]
+    assert gc.isenabled()
+    run(world, "residents", book([RESIDENT_HEADER, *rows]))
+    assert gc.isenabled()
+    result, counts = run(world, "residents", b"not a zip")
+    assert counts is None and gc.isenabled()
+
+
+def test_new_ids_come_back_in_row_order_without_lookups(world, monkeypatch):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    monkeypatch.setattr(engine, "BATCH", 40)
+    # ID numbers not in sorted order, so row order ≠ key order
+    rows = [[f"测试{i}", fake_id(seq=(i * 37) % 101 + 300), "", "青少年"] for i in range(100)]
+    spec = get_spec("residents")
+    result = engine.check(spec, book([RESIDENT_HEADER, *rows]), engine.Context(world.street, lambda u: True))
+    assert result.ok
+    with CaptureQueriesContext(connection) as queries:
+        engine.apply(spec, result, by=BY, unit=world.street, filename="t.xlsx")
+    selects = [q["sql"] for q in queries if q["sql"].lstrip().upper().startswith("SELECT")]
+    assert not any("ledgers_resident" in sql for sql in selects), selects
+    ids = [i for e in AuditEvent.objects.filter(event_type="ledgers.resident_import_batch").order_by("seq")
+           for i in e.changes["ids"]]
+    by_number = dict(Resident.objects.values_list("id_number", "pk"))
+    assert ids == [by_number[row[1]] for row in rows]
+    assert all(Resident.objects.get(pk=pk).memberships.get().group == "youth" for pk in ids[:5])
+
+
+def test_reimport_finds_each_kind_of_change(world):
+    from jiedao.ledgers.models import ResidentGroup
+
+    header = ["姓名", "公民身份号码", "手机号", "住址", "人群类别", "所属单位", "备注"]
+    base = [
+        [f"测试{i}", fake_id(seq=400 + i), f"1390000{i:04d}", f"兰宫路 {i} 号", "青少年", "兰宫路社区",
+         f"备注{i}"]
+        for i in range(8)
+    ]
+    result, counts = run(world, "residents", book([header, *base]))
+    assert counts["created"] == 8
+    changed = [list(r) for r in base]
+    changed[0][0] = "改名"
+    changed[1][2] = "13811112222"
+    changed[2][3] = "新地址"
+    changed[3][4] = "青少年、困难群众"
+    changed[4][5] = "十里江山社区"
+    changed[5][6] = ""
+    changed[6][4] = ""  # groups emptied
+    extra = ["新人", fake_id(seq=499), "", "", "", "", ""]
+    result, counts = run(world, "residents", book([header, *changed, extra]))
+    assert result.errors == [], result.errors
+    assert counts == {"created": 1, "updated": 7, "unchanged": 1, "total": 9}
+    fields = {p.row: p.changed for p in result.plan}
+    assert fields == {
+        2: ["name"], 3: ["phone"], 4: ["address"], 5: ["groups"], 6: ["org_unit"], 7: ["notes"],
+        8: ["groups"], 9: [], 10: [],
+    }
+    first = Resident.objects.get(id_number=fake_id(seq=400))
+    assert first.name == "改名"
+    assert sorted(Resident.objects.get(id_number=fake_id(seq=403)).group_codes) == ["needy", "youth"]
+    assert Resident.objects.get(id_number=fake_id(seq=404)).org_unit.name == "十里江山社区"
+    assert not ResidentGroup.objects.filter(resident__id_number=fake_id(seq=406)).exists()
+    # the same file once more: nothing left to change, nothing written
+    events = AuditEvent.objects.count()
+    result, counts = run(world, "residents", book([header, *changed, extra]))
+    assert counts == {"created": 0, "updated": 0, "unchanged": 9, "total": 9}
+    assert AuditEvent.objects.count() == events + 1  # the summary event only
+    # a column left out of the file leaves that field alone
+    slim = [[r[0], r[1]] for r in changed]
+    result, counts = run(world, "residents", book([["姓名", "公民身份号码"], *slim]))
+    assert counts["unchanged"] == 8
+    assert Resident.objects.get(id_number=fake_id(seq=401)).phone == "13811112222"
+
+
+def test_reimport_matching_uses_a_fixed_number_of_queries(world):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    spec = get_spec("residents")
+    counts = {}
+    for n in (20, 600):
+        rows = [[f"测试{i}", fake_id(birth=f"1970{n % 12 + 1:02d}01", seq=i), "", "青少年"] for i in range(n)]
+        data = book([RESIDENT_HEADER, *rows])
+        run(world, "residents", data)
+        with CaptureQueriesContext(connection) as queries:
+            result = engine.check(spec, data, engine.Context(world.street, lambda u: True))
+        assert result.count("unchanged") == n
+        counts[n] = len(queries)
+    assert counts[20] == counts[600] <= 6, counts
+
+
+def test_new_ids_without_insert_returning(world, monkeypatch):
+    from django.db import connection
+
+    monkeypatch.setattr(connection.features, "can_return_rows_from_bulk_insert", False)
+    rows = [[f"测试{i}", fake_id(seq=(i * 7) % 31 + 600), "", "青少年"] for i in range(30)]
+    result, counts = run(world, "residents", book([RESIDENT_HEADER, *rows]))
+    assert counts["created"] == 30
+    ids = AuditEvent.objects.get(event_type="ledgers.resident_import_batch").changes["ids"]
+    by_number = dict(Resident.objects.values_list("id_number", "pk"))
+    assert ids == [by_number[row[1]] for row in rows]

@@ -335,7 +335,7 @@ def _detail(request: HttpRequest, case: Case, reveal: bool = False) -> dict[str,
         "revealed": reveal,
         "allowed_actions": _allowed_actions(request.user, case),
         "timeline": [
-            {"id": e.pk, "action": e.action, "action_label": e.get_action_display(), "at": _local(e.at),
+            {"id": e.pk, "action": e.action, "action_label": str(Action(e.action).label), "at": _local(e.at),
              "actor": e.actor_label, "from_status": e.from_status, "to_status": e.to_status,
              "note": e.note, "data": e.data}
             for e in case.events.all()

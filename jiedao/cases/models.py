@@ -214,6 +214,9 @@ class Case(models.Model):
             models.Index(fields=["handler_unit", "status", "deadline_at"], name="case_hunit_status_dl"),
             models.Index(fields=["category", "org_unit", "created_at"], name="case_cat_unit_created"),
             models.Index(fields=["street", "created_at"], name="case_street_created"),
+            # The 全部 tab of a unit scope, newest first, per branch (migration 0006).
+            models.Index(fields=["org_unit", "created_at"], name="case_unit_created"),
+            models.Index(fields=["handler_unit", "created_at"], name="case_hunit_created"),
             models.Index(fields=["org_unit", "status", "deadline_at"], name="case_unit_status_dl"),
             # The supervision list: few rows, read in deadline order, per street (a leader) or
             # per unit as place or handling unit (a community's or department's staff).

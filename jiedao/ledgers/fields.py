@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import time
 import unicodedata
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -65,6 +66,25 @@ def code_text(value: Any) -> str:
 # --- identifiers ------------------------------------------------------------------------------
 
 _ID_SHAPE = re.compile(r"\d{17}[\dX]")
+_SCIENTIFIC = re.compile(r"\d\.\d+E\+\d+")
+_TODAY: list = [0.0, 0.0, 0, ""]  # local day's [start, end) in epoch seconds, time.timezone, YYYYMMDD
+
+
+def _today_text() -> str:
+    """Today's date as YYYYMMDD, as ``date.today()`` gives it, recomputed when the day changes.
+
+    ``date.today()`` costs microseconds (a local-time conversion); an import checks 100,000
+    ID numbers against it.
+    """
+    now = time.time()
+    start, end, zone, text = _TODAY
+    if start <= now < end and zone == time.timezone:
+        return text
+    today = dt.date.today()
+    start = time.mktime(today.timetuple())
+    end = time.mktime((today + dt.timedelta(days=1)).timetuple())
+    _TODAY[:] = [start, end, time.timezone, today.strftime("%Y%m%d")]
+    return _TODAY[3]
 
 
 def parse_id_number(value: Any) -> str:
@@ -78,25 +98,29 @@ def parse_id_number(value: Any) -> str:
         raise ValueError(
             _("身份号码被 Excel 存成了数字,末几位已丢失(精度不足 18 位);请把该列设为“文本”格式后重新录入")
         )
-    # The common case (18 clean characters) skips the normalisation.
-    text = value if isinstance(value, str) and _ID_SHAPE.fullmatch(value) else compact(value)
-    if not text:
-        raise ValueError(_("身份号码不能为空"))
-    if re.fullmatch(r"\d\.\d+E\+\d+", text):
-        raise ValueError(
-            _("身份号码是科学计数法“%(v)s”,末几位已丢失;请把该列设为“文本”格式后重新录入") % {"v": text}
-        )
-    if len(text) != 18:
-        raise ValueError(_("身份号码应为 18 位,收到 %(n)s 位") % {"n": len(text)})
-    if not _ID_SHAPE.fullmatch(text):
-        raise ValueError(_("身份号码格式不对(应为 17 位数字加 1 位数字或 X)"))
+    # The common case (18 clean characters) skips the normalisation and the shape checks.
+    if isinstance(value, str) and _ID_SHAPE.fullmatch(value):
+        text = value
+    else:
+        text = compact(value)
+        if not text:
+            raise ValueError(_("身份号码不能为空"))
+        if _SCIENTIFIC.fullmatch(text):
+            raise ValueError(
+                _("身份号码是科学计数法“%(v)s”,末几位已丢失;请把该列设为“文本”格式后重新录入") % {"v": text}
+            )
+        if len(text) != 18:
+            raise ValueError(_("身份号码应为 18 位,收到 %(n)s 位") % {"n": len(text)})
+        if not _ID_SHAPE.fullmatch(text):
+            raise ValueError(_("身份号码格式不对(应为 17 位数字加 1 位数字或 X)"))
     if text[:2] not in PROVINCES:
         raise ValueError(_("身份号码前两位“%(p)s”不是省级行政区划代码") % {"p": text[:2]})
     try:
-        birth = dt.date(int(text[6:10]), int(text[10:12]), int(text[12:14]))
+        dt.date(int(text[6:10]), int(text[10:12]), int(text[12:14]))
     except ValueError:
         raise ValueError(_("身份号码中的出生日期“%(d)s”不存在") % {"d": text[6:14]}) from None
-    if birth.year < 1880 or birth > dt.date.today():
+    # Eight zero-padded digits of a real date compare as the dates do.
+    if text[6:10] < "1880" or text[6:14] > _today_text():
         raise ValueError(_("身份号码中的出生日期“%(d)s”不合理") % {"d": text[6:14]})
     if ric.calc_check_digit(text) != text[17]:
         raise ValueError(_("身份号码校验位不对(GB 11643),请核对"))
@@ -110,10 +134,16 @@ def id_birth_gender(id_number: str) -> tuple[dt.date, str]:
     return birth, gender
 
 
+_MOBILE_NOISE = re.compile(r"[\s\-()()]")
+
+
 def parse_mobile(value: Any, *, required: bool = False) -> str:
+    if value.__class__ is str and len(value) == 11 and value.isascii() and value.isdigit():
+        if value[0] == "1" and value[1] in "3456789":  # already the 11 digits MOBILE_RE keeps
+            return value
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    text = re.sub(r"[\s\-()()]", "", halfwidth(normalize_text(value)))
+    text = _MOBILE_NOISE.sub("", halfwidth(normalize_text(value)))
     if not text:
         if required:
             raise ValueError(_("手机号不能为空"))

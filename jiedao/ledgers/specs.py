@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from django.db import connection
 from django.db.models import Q
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -17,7 +18,7 @@ from jiedao.core.masking import mask_id, mask_name, mask_phone
 from jiedao.core.models import OrgUnit
 
 from . import fields as F
-from .engine import Column, Context, LedgerSpec, raw_insert
+from .engine import Column, Context, Current, LedgerSpec, raw_insert
 from .models import (
     Building,
     BuildingStatus,
@@ -218,24 +219,44 @@ class ResidentSpec(LedgerSpec):
         return out
 
     fast_create = True
+    match_chunk = 5000
 
     def fast_insert(self, values, present, now):
-        rows = []
-        for v in values:
-            row = {name: value for name, value in self.field_values(v, present | {"org_unit"}).items()}
-            row["org_unit_id"] = row.pop("org_unit").pk
-            row["created_at"] = row["updated_at"] = now
-            rows.append(row)
-        raw_insert(Resident, rows)
-        numbers = [r["id_number"] for r in rows]
-        ids = {}
-        for start in range(0, len(numbers), 500):
-            ids.update(
-                Resident.objects.filter(
-                    id_number__in=numbers[start : start + 500], archived_at__isnull=True
-                ).values_list("id_number", "pk")
-            )
-        pks = [ids[n] for n in numbers]
+        present = present | {"org_unit"}
+        first = values[0].keys()
+        rows, columns = None, None
+        if all(v.keys() == first for v in values):
+            # The check gives every row the same keys: gather the fields column by column, with
+            # the same fields (and derived birth date and gender) field_values gives per row.
+            columns = {}
+            for name in self.field_values(values[0], present):
+                if name == "org_unit":
+                    columns["org_unit_id"] = [v["org_unit"].pk for v in values]
+                elif name not in ("birth_date", "gender"):
+                    columns[name] = [v[name] for v in values]
+            if "id_number" in columns:
+                derived = [F.id_birth_gender(number) for number in columns["id_number"]]
+                columns["birth_date"] = [birth for birth, _gender in derived]
+                columns["gender"] = [gender for _birth, gender in derived]
+            columns["created_at"] = columns["updated_at"] = [now] * len(values)
+        else:
+            rows = []
+            for v in values:
+                row = self.field_values(v, present)
+                row["org_unit_id"] = row.pop("org_unit").pk
+                row["created_at"] = row["updated_at"] = now
+                rows.append(row)
+        pks = raw_insert(Resident, rows, columns=columns, returning="id_number")
+        if pks is None:  # a database that cannot return rows from an INSERT: look them up
+            numbers = columns["id_number"] if columns is not None else [r["id_number"] for r in rows]
+            ids = {}
+            for start in range(0, len(numbers), 500):
+                ids.update(
+                    Resident.objects.filter(
+                        id_number__in=numbers[start : start + 500], archived_at__isnull=True
+                    ).values_list("id_number", "pk")
+                )
+            pks = [ids[n] for n in numbers]
         if "groups" in present:
             raw_insert(
                 ResidentGroup,
@@ -255,6 +276,39 @@ class ResidentSpec(LedgerSpec):
             .prefetch_related("memberships")
         )
         return {(r.id_number,): r for r in found}
+
+    def find_current(self, keys):
+        """Stored values of the matched residents and their sorted groups: two queries."""
+        rows = Resident.objects.filter(
+            id_number__in=[k[0] for k in keys], archived_at__isnull=True
+        ).values_list("pk", *self.current_columns())
+        id_at = self.current_fields["id_number"]
+        unit_at = self.current_fields["org_unit"]
+        current = {row[0]: Current(row[0], row[1 + unit_at], row[1:], []) for row in rows}
+        if current:
+            # Plain SQL: the ORM would prepare each of the thousands of integer parameters.
+            ops = connection.ops
+            table, fk, group = (
+                ops.quote_name(name)
+                for name in (
+                    ResidentGroup._meta.db_table,
+                    ResidentGroup._meta.get_field("resident").column,
+                    ResidentGroup._meta.get_field("group").column,
+                )
+            )
+            pks = list(current)
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"SELECT {fk}, {group} FROM {table} WHERE {fk} IN ({', '.join(['%s'] * len(pks))})", pks
+                )
+                for pk, code in cursor.fetchall():
+                    current[pk].related.append(code)
+        for found in current.values():
+            found.related.sort()
+        return {(found.row[id_at],): found for found in current.values()}
+
+    def related_differs(self, current, values, present):
+        return "groups" in present and sorted(values.get("groups") or []) != current.related
 
     def related_changes(self, obj, values, present):
         if "groups" in present and sorted(values.get("groups") or []) != sorted(obj.group_codes):

@@ -2,9 +2,12 @@
 
 Reading: openpyxl's read-only mode alone needs about 20 s for 100,000 rows of 7 columns on
 the 2-core machines (bench/ledgers_import.py), which is the whole budget of a 5,000 rows/s
-import. So uploads are read by a small streaming reader over the sheet XML (lxml iterparse,
-shared strings resolved from a list) that yields plain values — str, int, float, bool,
-datetime — per row, keyed by row number. Before anything parses a file the zip directory is
+import. So uploads are read by a small streaming reader over the sheet XML that yields plain
+values — str, int, float, bool, datetime — per row, keyed by row number: the sheet is inflated
+in 4 MB chunks cut at row ends, each chunk's non-ASCII character references are resolved in
+one pass (whole runs at a time, cached) and one compiled pattern reads rows and cells, with a
+branch for the cell shapes Excel, WPS and openpyxl write and a general one for the rest;
+shared strings are read once. Before anything parses a file the zip directory is
 checked: a file that is not a zip or lacks a workbook is "not an xlsx", and declared
 uncompressed sizes above the limits (or absurd compression ratios) are refused as a zip bomb,
 so no member is ever inflated beyond what was declared (members are read with a hard cap too).
@@ -36,20 +39,38 @@ PKG_REL_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
 
 
 _CHARREF_RE = re.compile(rb"&#(\d{3,7});")
-
-
-class _CharRefs(dict):
-    def __missing__(self, digits: bytes) -> bytes:
-        code = int(digits)
-        self[digits] = value = chr(code).encode("utf-8") if 128 <= code < 0x110000 else b"&#" + digits + b";"
-        return value
-
-
-_CHARREFS = _CharRefs()
+# A run of references (a whole Chinese word as openpyxl writes it): replaced as one, cached.
+_CHARREF_RUN_RE = re.compile(rb"&#\d{3,7};(?:&#\d{3,7};)*")  # literal first: a fast scan
 
 
 def _charref(match: re.Match) -> bytes:
-    return _CHARREFS[match.group(1)]
+    code = int(match.group(1))
+    return chr(code).encode("utf-8") if 128 <= code < 0x110000 else match.group(0)
+
+
+class _CharRefRuns(dict):
+    """Run of ``&#NNNNN;`` → its UTF-8 bytes (references below 128 stay as they are: they may
+    be markup such as ``&#60;``). One per read, so memory ends with the read."""
+
+    def __missing__(self, run: bytes) -> bytes:
+        self[run] = value = _CHARREF_RE.sub(_charref, run)
+        return value
+
+
+def _charref_replacer():
+    runs = _CharRefRuns()
+
+    def replace(match: re.Match) -> bytes:
+        return runs[match.group()]
+
+    return replace
+
+
+def _decode(raw: bytes, replace) -> str:
+    """Bytes of XML → text, with the non-ASCII character references already resolved."""
+    if b"&#" in raw:
+        raw = _CHARREF_RUN_RE.sub(replace, raw)
+    return raw.decode("utf-8")
 
 
 class XlsxError(Exception):
@@ -155,117 +176,156 @@ def _first_sheet_path(archive: zipfile.ZipFile) -> str:
     raise XlsxError("not_xlsx", _("文件中没有工作表"))
 
 
-_SI_RE = re.compile(rb"<(?:\w+:)?si\b[^>]*?(?:/>|>(.*?)</(?:\w+:)?si>)", re.S)
+_SI_RE = re.compile(r"<(?:\w+:)?si\b[^>]*?(?:/>|>(.*?)</(?:\w+:)?si>)", re.S | re.A)
 
 
-def _shared_strings(archive: zipfile.ZipFile) -> list[str]:
+def _shared_strings(archive: zipfile.ZipFile, replace=None) -> list[str]:
     if "xl/sharedStrings.xml" not in archive.namelist():
         return []
     with _open_member(archive, "xl/sharedStrings.xml") as stream:
-        raw = stream.read()
-    if b"&#" in raw:
-        raw = _CHARREF_RE.sub(_charref, raw)
+        raw = _decode(stream.read(), replace or _charref_replacer())
     strings = []
     for body in _SI_RE.findall(raw):
-        if body.startswith(b"<t") and body.count(b"<") == 2:
-            strings.append(_text(_T_RE.match(body).group(1)) if _T_RE.match(body) else "")
+        if body.startswith("<t") and body.count("<") == 2:
+            match = _T_RE.match(body)
+            strings.append(_text(match.group(1)) if match else "")
         else:
-            strings.append(_text(b"".join(_T_RE.findall(_RPH_RE.sub(b"", body)))))
+            strings.append(_text("".join(_T_RE.findall(_RPH_RE.sub("", body)))))
     return strings
 
 
-_COL_RE = re.compile(rb"([A-Z]+)")
-_CELL_RE = re.compile(rb"<(?:\w+:)?c\b([^>]*?)(?:/>|>(.*?)</(?:\w+:)?c>)", re.S)
-_ROW_RE = re.compile(rb"<(?:\w+:)?row\b([^>]*?)(?:/>|>(.*?)</(?:\w+:)?row>)", re.S)
-_R_ATTR = re.compile(rb'\br="([A-Z]*)(\d*)"')
-_T_ATTR = re.compile(rb'\bt="(\w+)"')
-_V_RE = re.compile(rb"<(?:\w+:)?v>([^<]*)</(?:\w+:)?v>")
-_T_RE = re.compile(rb"<(?:\w+:)?t(?:\s[^>]*)?>([^<]*)</(?:\w+:)?t>")
-_RPH_RE = re.compile(rb"<(?:\w+:)?rPh\b.*?</(?:\w+:)?rPh>", re.S)
+# The sheet is decoded to text block by block (blocks end at a row end, so no character is
+# split) and read with one pattern over the whole block, three branches:
+# 1. a row's start tag: (row tag, its attributes);
+# 2. a cell in the shapes Excel, WPS and openpyxl write — <c r="B7" s="1" t="s"><v>3</v></c>,
+#    <c r="A3" t="inlineStr"><is><t>…</t></is></c>, <c r="C2"/> — giving column letters, type
+#    and value text with no further work; its closing part (never empty) marks the branch;
+# 3. any other cell (other attributes or their order, prefixes, rich text, formulas,
+#    xml:space): (attributes, inner XML), read by the general rules.
+# Cells belong to the row whose start tag came last. re.A: \w \d \s \b are ASCII, as in markup.
+_SHEET_RE = re.compile(
+    r"(<(?:\w+:)?row)\b([^>]*?)/?>"
+    r'|<c(?: r="([A-Z]+)\d+")?(?: s="\d+")?(?: t="(\w+)")?(?: s="\d+")?'
+    r"(/>|><is><t>([^<]*)</t></is></c>|><v>([^<]*)</v></c>)"
+    r"|<(?:\w+:)?c\b([^>]*?)(?:/>|>(.*?)</(?:\w+:)?c>)",
+    re.S | re.A,
+)
+_R_ATTR = re.compile(r'\br="([A-Z]*)(\d*)"', re.A)
+_T_ATTR = re.compile(r'\bt="(\w+)"', re.A)
+_V_RE = re.compile(r"<(?:\w+:)?v>([^<]*)</(?:\w+:)?v>", re.A)
+_T_RE = re.compile(r"<(?:\w+:)?t(?:\s[^>]*)?>([^<]*)</(?:\w+:)?t>", re.A)
+_RPH_RE = re.compile(r"<(?:\w+:)?rPh\b.*?</(?:\w+:)?rPh>", re.S | re.A)
 _SHEETDATA_RE = re.compile(rb"<(\w+:)?sheetData\b")
 CHUNK = 4 * 1024 * 1024
 
 
-def _column_index(letters: bytes, cache: dict[bytes, int]) -> int:
-    index = cache.get(letters)
-    if index is None:
+class _Columns(dict):
+    """Column letters → 0-based index, computed once per distinct letters."""
+
+    def __missing__(self, letters: str) -> int:
         index = 0
         for char in letters:
-            index = index * 26 + char - 64
-        cache[letters] = index = index - 1
-    return index
+            index = index * 26 + ord(char) - 64
+        self[letters] = index - 1
+        return index - 1
 
 
-def _text(raw: bytes) -> str:
-    text = raw.decode("utf-8")
-    return html.unescape(text) if "&" in text else text
+def _text(raw: str) -> str:
+    return html.unescape(raw) if "&" in raw else raw
 
 
-def _number(text: bytes) -> int | float:
-    if text.lstrip(b"-").isdigit():
+def _number(text: str) -> int | float:
+    if not text.isascii():
+        return float(text.encode())  # as the XML's bytes: not a number (ValueError)
+    if text.lstrip("-").isdigit():
         return int(text)
     return float(text)
 
 
-def _cell_value(kind: bytes | None, inner: bytes | None, strings: list[str]) -> Any:
+def _cell_value(kind: str | None, inner: str | None, strings: list[str]) -> Any:
     if not inner:
         return None
-    if kind == b"inlineStr":
-        return _text(b"".join(_T_RE.findall(_RPH_RE.sub(b"", inner))))
+    if kind == "inlineStr":
+        return _text("".join(_T_RE.findall(_RPH_RE.sub("", inner))))
     match = _V_RE.search(inner)
     if match is None:
         return None
-    text = match.group(1)
-    if kind is None or kind == b"n":
+    return _typed(kind, match.group(1), strings)
+
+
+def _typed(kind: str | None, text: str, strings: list[str]) -> Any:
+    """The value of a cell's <v> text by its type attribute."""
+    if not kind or kind == "n":
         return _number(text) if text else None
-    if kind == b"s":
+    if kind == "s":
         return strings[int(text)]
-    if kind == b"b":
-        return text == b"1"
-    if kind == b"d":
-        return dt.datetime.fromisoformat(text.decode())
-    if kind == b"e":
+    if kind == "b":
+        return text == "1"
+    if kind == "d":
+        return dt.datetime.fromisoformat(text)
+    if kind == "e":
         return None
+    if kind == "inlineStr":  # a <v> where <is> belongs: no text
+        return ""
     return _text(text)  # "str": a formula's cached text
 
 
-_CELL_FAST_RE = re.compile(rb"<(?:\w+:)?c(?: r=\"([A-Z]+)\d+\")?([^>]*?)(?:/>|>(.*?)</(?:\w+:)?c>)", re.S)
-_INLINE_PREFIX, _INLINE_SUFFIX = b"<is><t>", b"</t></is>"
-
-
-def _rows_in(block: bytes, strings: list[str], cols: dict[bytes, int], last: int) -> Iterator[SheetRow]:
-    if b"&#" in block:  # non-ASCII characters written as references: safe to decode up front
-        block = _CHARREF_RE.sub(_charref, block)
-    for attrs, body in _ROW_RE.findall(block):
-        ref = _R_ATTR.search(attrs)
-        last = int(ref.group(2)) if ref and ref.group(2) else last + 1
-        values: list[Any] = []
-        if body:
-            position = 0
-            for letters, cattrs, inner in _CELL_FAST_RE.findall(body):
-                if not letters and b"r=" in cattrs:
-                    letters = _R_ATTR.search(cattrs).group(1)
-                index = _column_index(letters, cols) if letters else position
-                position = index + 1
-                if not inner:
-                    continue
-                if b"t=" in cattrs:
-                    kind = _T_ATTR.search(cattrs).group(1)
-                    if (
-                        kind == b"inlineStr"
-                        and inner.startswith(_INLINE_PREFIX)
-                        and inner.endswith(_INLINE_SUFFIX)
-                        and inner.count(b"<") == 4
-                    ):
-                        value: Any = _text(inner[7:-9])
-                    else:
-                        value = _cell_value(kind, inner, strings)
+def _rows_in(
+    text: str, strings: list[str], shared: dict[str, str], cols: _Columns, last: int
+) -> Iterator[SheetRow]:
+    values: list[Any] | None = None  # the open row's values (None before the first row)
+    position = 0
+    for row_tag, attrs, letters, kind, end, inline, v, attributes, inner in _SHEET_RE.findall(text):
+        if end:  # a cell in the common shapes
+            index = cols[letters] if letters else position
+            position = index + 1
+            if inline:
+                if kind != "inlineStr":
+                    continue  # an <is> on another type holds no value
+                value: Any = html.unescape(inline) if "&" in inline else inline
+            elif end[2:3] == "v":
+                if kind == "s":
+                    value = shared.get(v)
+                    if value is None:
+                        value = strings[int(v)]
+                elif not kind or kind == "n":
+                    if not v:
+                        continue
+                    value = _number(v)
                 else:
-                    value = _cell_value(None, inner, strings)
-                if value is not None and value != "":
-                    if index >= len(values):
-                        values.extend([None] * (index - len(values) + 1))
-                    values[index] = value
+                    value = _typed(kind, v, strings)
+            else:
+                continue  # <c …/> or an empty inline string
+        elif row_tag:
+            if values is not None:
+                yield SheetRow(last, values)
+            number = attrs[4 : attrs.find('"', 4)] if attrs[:4] == ' r="' else ""
+            if number.isdigit() and number.isascii():
+                last = int(number)
+            else:
+                ref = _R_ATTR.search(attrs)
+                last = int(ref.group(2)) if ref and ref.group(2) else last + 1
+            values, position = [], 0
+            continue
+        else:  # any other cell
+            ref = _R_ATTR.search(attributes) if "r=" in attributes else None
+            index = cols[ref.group(1)] if ref and ref.group(1) else position
+            position = index + 1
+            if not inner:
+                continue
+            typed = _T_ATTR.search(attributes) if "t=" in attributes else None
+            value = _cell_value(typed.group(1) if typed else None, inner, strings)
+        if value is None or value == "" or values is None:
+            continue
+        size = len(values)
+        if index == size:
+            values.append(value)
+        elif index > size:
+            values.extend([None] * (index - size))
+            values.append(value)
+        else:
+            values[index] = value
+    if values is not None:
         yield SheetRow(last, values)
 
 
@@ -276,9 +336,11 @@ def read_rows(data: bytes) -> Iterator[SheetRow]:
     memory stays at a few chunks whatever the row count.
     """
     archive = check_archive(data)
-    strings = _shared_strings(archive)
+    replace = _charref_replacer()
+    strings = _shared_strings(archive, replace)
+    shared = {str(i): s for i, s in enumerate(strings)}
     sheet = _first_sheet_path(archive)
-    cols: dict[bytes, int] = {}
+    cols = _Columns()
     last = 0
     with _open_member(archive, sheet) as stream:
         buffer = b""
@@ -300,7 +362,7 @@ def read_rows(data: bytes) -> Iterator[SheetRow]:
             if chunk:
                 cut += len(row_end)
             block, buffer = buffer[:cut], buffer[cut:]
-            for row in _rows_in(block, strings, cols, last):
+            for row in _rows_in(_decode(block, replace), strings, shared, cols, last):
                 last = row.number
                 yield row
             if not chunk:
