@@ -11,7 +11,7 @@ district's streets, their communities and grids, every status, handlers and dead
 around "now" (with their search documents when ``--search``; COPY on PostgreSQL, then VACUUM
 ANALYZE). Each row is one inbox (persona, tab, filters) measured twice:
 
-- **query**: ``jiedao.cases.views.inbox_page`` — the very function the list view calls: the
+- **query**: ``jiedao.cases.inbox.inbox_page`` — the very function the list view calls: the
   filter form, the tab's capped count and the first page of cases with the related rows the
   table shows;
 - **page**: the whole page through Django's test client, signed in as the persona
@@ -180,7 +180,7 @@ def main() -> None:
         from django.utils import timezone
 
         from jiedao.accounts.models import User
-        from jiedao.cases import views
+        from jiedao.cases import inbox
         from jiedao.cases.models import Case
 
         load(args.cases, args.search)
@@ -195,7 +195,7 @@ def main() -> None:
 
         def query(user, tab, filters):
             """What case_list asks the database: the tab's capped count and the first page
-            (``views.inbox_page``, the view's own code path), rows and related objects fetched."""
+            (``inbox.inbox_page``, the view's own code path), rows and related objects fetched."""
             form_data = dict(filters)
 
             def run():
@@ -203,7 +203,7 @@ def main() -> None:
 
                 data = QueryDict(mutable=True)
                 data.update({"tab": tab, **form_data})
-                _form, _total, page = views.inbox_page(user, tab, data, 1, timezone.now())
+                _form, _total, page = inbox.inbox_page(user, tab, data, 1, timezone.now())
                 for case in page:  # what the row template touches
                     _touched = (case.category, case.org_unit, case.handler_unit, case.handler)
             return run

@@ -128,14 +128,19 @@ def start_server(env: dict[str, str], port: int, workers: int) -> subprocess.Pop
 
 
 def stop_server(process: subprocess.Popen) -> None:
-    """Stop the server we started (it replaced itself with granian: same pid, own session)."""
-    if process.poll() is not None:
-        return
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
+    """Stop the server we started (it replaced itself with granian: same pid, own session), and
+    whatever else is left in its process group (the task worker)."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            pass
+    try:  # the task worker and anything else left in the server's process group
         os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    if process.poll() is None:
         process.wait()
 
 

@@ -569,10 +569,10 @@ def test_inbox_pages_agree_with_the_plain_tab_queries(loop, world, monkeypatch):
     branches (``tab_branches``) hold the same cases."""
     from django.http import QueryDict
 
-    from jiedao.cases import search, views
+    from jiedao.cases import inbox, search
 
     _inbox_world(loop, world)
-    monkeypatch.setattr(views, "PAGE_SIZE", 4)
+    monkeypatch.setattr(inbox, "PAGE_SIZE", 4)
     now = timezone.now()
     people = [loop.lingdao, loop.shequ, loop.keshi, loop.wangge, world.other[Role.COMMUNITY_WORKER]]
     filter_sets = [{}, {"status": "dispatched"}, {"place": str(world.units[GRID1].pk)}, {"overdue": "on"},
@@ -581,20 +581,20 @@ def test_inbox_pages_agree_with_the_plain_tab_queries(loop, world, monkeypatch):
     for dense in (False, True):
         monkeypatch.setattr(search, "DENSE_MATCHES", 0 if dense else 10**9)
         for user in people:
-            for tab in views.tabs_for(user):
-                plain = views.tab_queryset(user, tab.key, now)
-                branches = views.tab_branches(user, tab.key, now)
+            for tab in inbox.tabs_for(user):
+                plain = inbox.tab_queryset(user, tab.key, now)
+                branches = inbox.tab_branches(user, tab.key, now)
                 assert set(Case.objects.filter(permissions.any_of(branches)).values_list("pk", flat=True)) \
                     == set(plain.values_list("pk", flat=True)), (user.username, tab.key)
                 for filters in filter_sets:
                     params = QueryDict(mutable=True)
                     params.update({"tab": tab.key, **filters})
-                    form = views.f.CaseFilterForm(params, user=user)
-                    expected = list(views.apply_filters(plain, form.filters(), now)
+                    form = inbox.f.CaseFilterForm(params, user=user)
+                    expected = list(inbox.apply_filters(plain, form.filters(), now)
                                     .order_by(*tab.ordering).values_list("pk", flat=True))
                     got, number = [], 1
                     while True:
-                        _form, total, page = views.inbox_page(user, tab.key, params, number, now)
+                        _form, total, page = inbox.inbox_page(user, tab.key, params, number, now)
                         got += [case.pk for case in page]
                         if not page.has_next():
                             break
@@ -606,21 +606,21 @@ def test_inbox_pages_agree_with_the_plain_tab_queries(loop, world, monkeypatch):
 
 
 def test_capped_counts_show_the_cap(client, loop):
-    from jiedao.cases import views
+    from jiedao.cases import inbox as queries
 
     case = loop.create("堆满的楼道", by=loop.lingdao)
     copies = []
-    for i in range(views.COUNT_CAP):
+    for i in range(queries.COUNT_CAP):
         copy = Case.objects.get(pk=case.pk)
         copy.pk, copy.tracking_code = None, f"Z{i:09d}"
         copies.append(copy)
     Case.objects.bulk_create(copies)
     page = inbox(client, loop.lingdao, "all")
-    assert f"共 {views.COUNT_CAP - 1}+ 条" in page
+    assert f"共 {queries.COUNT_CAP - 1}+ 条" in page
     parts = [Case.objects.filter(org_unit=loop.langong), Case.objects.filter(street=loop.langong.parent)]
-    assert views._capped_union_count(parts, cap=5) == 5
-    assert views._capped_union_count([Case.objects.filter(pk=case.pk)] * 2, cap=5) == 1  # exact below it
-    assert views.count_label(5, cap=5) == "4+" and views.count_label(4, cap=5) == "4"
+    assert queries._capped_union_count(parts, cap=5) == 5
+    assert queries._capped_union_count([Case.objects.filter(pk=case.pk)] * 2, cap=5) == 1  # exact below it
+    assert queries.count_label(5, cap=5) == "4+" and queries.count_label(4, cap=5) == "4"
 
 
 def test_filter_selects_are_written_as_django_writes_them(loop, world):
@@ -629,7 +629,7 @@ def test_filter_selects_are_written_as_django_writes_them(loop, world):
 
     from django.http import QueryDict
 
-    from jiedao.cases import views
+    from jiedao.cases import inbox as queries
 
     def norm(html: str) -> str:
         return re.sub(r">\s+<", "><", str(html)).strip()
@@ -640,9 +640,9 @@ def test_filter_selects_are_written_as_django_writes_them(loop, world):
                  {"kind": "nonsense", "category": "x", "place": "999999"}):
         params = QueryDict(mutable=True)
         params.update(data)
-        form = views.f.CaseFilterForm(params or None, user=loop.shequ)
+        form = queries.f.CaseFilterForm(params or None, user=loop.shequ)
         form.filters()
-        widgets = dict((field.name, html) for field, html in views.filter_widgets(form))
+        widgets = dict((field.name, html) for field, html in queries.filter_widgets(form))
         assert {"kind", "category", "status", "place", "channel"} <= set(widgets)
         for name in ("kind", "category", "status", "place", "channel"):
             assert norm(widgets[name]) == norm(form[name]), (name, data)
