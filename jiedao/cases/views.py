@@ -1,9 +1,10 @@
 """Staff pages of the case loop (工单): inboxes, case detail with its timeline and step forms,
 intake, supervision, KPIs, export, the in-app inbox, and the provider's phone view.
 
-Views fetch through the access layer (``permissions.visible``; the inboxes' queries, shaped per
-tab so each branch is served by one index, live in ``inbox.py``), validate a form, call one service and answer. Every step form posts the version the user saw;
-a stale one gets "已被他人更新,请刷新" and the page re-rendered from the fresh case.
+Views fetch through the access layer (``permissions.visible``; the inboxes' queries, shaped
+per tab so each branch is served by one index, live in ``inbox.py``), validate a form, call
+one service and answer. Every step form posts the version the user saw; a stale one gets
+"已被他人更新,请刷新" and the page re-rendered from the fresh case.
 """
 
 from __future__ import annotations
