@@ -14,8 +14,9 @@ with openpyxl, then measures, each on the same file:
 3. the end-to-end import, exactly as ``jiedao import residents FILE`` runs it: read, header
    match, every cell parsed and validated (GB 11643 check digit, birth date, province; mobile;
    choices; unit lookup), duplicate keys in the file, natural keys matched against the
-   database, then bulk_create in batches of 2,000 with their group rows and one audit event per
-   batch, all in one transaction;
+   database, then inserted in batches of 2,000 (``engine.raw_insert``: INSERT … RETURNING, new
+   ids paired by ID number) with their group rows and one audit event per batch, all in one
+   transaction;
 4. the same file imported again (all 100,000 matched and unchanged: nothing written).
 
 Prints a Markdown table: wall-clock seconds and rows/s, and the process's CPU seconds for each

@@ -250,7 +250,7 @@ def _seal(events: list[AuditEvent]) -> None:
         event.seq = seq
         event.prev_hash = prev
         event.hash = prev = event_digest(event, prev)
-    bulk.insert(events)
+    bulk.insert(events, match="seq")
     AuditChainHead.objects.filter(pk=1).update(seq=seq, hash=prev)
 
 

@@ -209,13 +209,13 @@ def store_intakes(intakes: Sequence[Intake]) -> list[Case]:
     events (one INSERT each for all), an audit event each (sealed onto the chain together) and
     their notifications."""
     with atomic():
-        cases = bulk.insert([intake.case for intake in intakes])
+        cases = bulk.insert([intake.case for intake in intakes], match="tracking_code")
         bulk.insert([CaseSearchDoc(case=case, tokens=search.document(case)) for case in cases])
         events = bulk.insert([
             _new_event(intake.by, case, Action.CREATE, "", Status.RECEIVED, intake.note,
                        {"channel": case.channel}, case.created_at)
             for intake, case in zip(intakes, cases, strict=True)
-        ])
+        ], match="case")  # one create event per case
         for intake, case in zip(intakes, cases, strict=True):
             record(by=intake.by, event_type="cases.create", target=case, org_unit=case.org_unit,
                    changes={"kind": case.kind, "category": case.category.code, "channel": case.channel,

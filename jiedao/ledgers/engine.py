@@ -140,7 +140,7 @@ class LedgerSpec:
     columns: list[Column] = []
     key_columns: tuple[str, ...] = ()  # natural key, by column key
     event_prefix: str = ""
-    fast_create: bool = False  # new rows go in by raw executemany (see raw_insert), not bulk_create
+    fast_create: bool = False  # new rows go in by raw_insert (INSERT … RETURNING), not bulk_create
     match_chunk: int = 500  # natural keys per query when matching against the database
 
     def fast_insert(self, values: list[dict[str, Any]], present: set[str], now) -> list[int]:
