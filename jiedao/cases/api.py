@@ -547,8 +547,7 @@ def create_case(request: HttpRequest, payload: CaseCreateIn):
         return Status(exc.status_code, _error(exc))
     # The case as created (its relations are loaded already); no second scoped look-up. A new
     # case has no attachments or extensions yet.
-    case._prefetched_objects_cache = {"attachments": case.attachments.none(),
-                                      "extensions": case.extensions.none()}
+    case._prefetched_objects_cache = {"attachments": [], "extensions": []}
     return Status(201, _detail(request, case))
 
 
