@@ -77,13 +77,13 @@ load_personas(by, load_organisation(by))
 """
 
 
-# How the intakes were grouped into transactions: each transaction that queued SMS asked for one
-# send task (send_outbound for one message, send_outbound_many for several).
+# How the intakes were grouped into transactions: the messages one transaction queues share one
+# created_at (messaging.queue_many), and every bench intake queues one SMS.
 BATCH_STATS = """
-from django_tasks_db.models import DBTaskResult
-from jiedao.cases.models import Case
-sizes = [len(r.args_kwargs["args"][0]) if r.task_path.endswith("_many") else 1
-         for r in DBTaskResult.objects.filter(task_path__startswith="jiedao.cases.tasks.send_outbound")]
+from django.db.models import Count
+from jiedao.cases.models import Case, OutboundMessage
+sizes = list(OutboundMessage.objects.filter(channel="sms").values("created_at").annotate(n=Count("id"))
+             .values_list("n", flat=True))
 print(Case.objects.count(), len(sizes), sum(sizes), max(sizes, default=0))
 """
 

@@ -45,3 +45,43 @@ def test_without_a_matching_field_the_order_is_trusted(db):
     stored = dict(Category.objects.filter(code__startswith="bulk-").values_list("code", "pk"))
     assert {o.code: o.pk for o in objs} == stored
     assert bulk.insert([]) == []
+
+
+def test_the_shortcut_writes_exactly_what_djangos_own_path_writes(world):
+    """Every model the intake path inserts, with its values of every kind (text, integers,
+    booleans, foreign keys, aware datetimes, JSON, decimals, None)."""
+    import datetime as dt
+    from decimal import Decimal
+
+    from django.utils import timezone
+
+    from jiedao.accounts.roles import Role
+    from jiedao.audit.models import AuditEvent
+    from jiedao.cases.models import Action, CaseEvent, CaseSearchDoc, Channel, Notification, OutboundMessage
+    from jiedao.cases.services import Actor, check_intake
+
+    user = world.users[Role.COMMUNITY_WORKER]
+    intake = check_intake(Actor(user=user), title="路灯不亮", channel=Channel.PHONE,
+                          category=Category.objects.get(code="part-facilities"),
+                          community=world.units["360103012001"], latitude=Decimal("28.6"),
+                          longitude=Decimal("115.9"), requester_name="李四", requester_phone="13900000000")
+    (case,) = bulk.insert([intake.case], match="tracking_code")
+    now = timezone.now()
+    event = CaseEvent(case=case, action=Action.CREATE, at=now, actor=user, actor_label="x",
+                      from_status="", to_status="received", note="", data={"a": [1, "二"]})
+    objs = [
+        intake.case, event, CaseSearchDoc(case=case, tokens="路灯 不亮"),
+        AuditEvent(created_at=now, actor=user, actor_label="x", event_type="cases.create", seq=1,
+                   prev_hash="0" * 64, hash="1" * 64, changes={"deadline_at": str(now)}, success=True),
+        OutboundMessage(channel="sms", recipient="13900000000", text="t", case=case, created_at=now,
+                        next_attempt_at=now + dt.timedelta(minutes=1)),
+        Notification(user=user, case=case, event=event, text="t", created_at=now),
+    ]
+    event.pk = 1
+    objs.append(OutboundMessage(channel="wecom", recipient="u", text="t", case=None, sent_at=None))
+    for obj in objs:
+        assert bulk.fast_values(obj) == bulk.generic_values(obj), type(obj).__name__
+    # A naive datetime still takes Django's path (which warns and makes it aware).
+    naive = OutboundMessage(channel="sms", recipient="1", text="t", created_at=dt.datetime(2021, 10, 1, 8))
+    with __import__("pytest").warns(RuntimeWarning):
+        assert bulk.fast_values(naive) == bulk.generic_values(naive)

@@ -115,6 +115,8 @@ def test_create_masks_and_normalises(world, apis):
     assert data["created_at"].endswith("+08:00")
     assert [e["action"] for e in data["timeline"]] == ["create"]
     assert "dispatch" in data["allowed_actions"] and "accept" not in data["allowed_actions"]
+    # The answer (built from the case in memory) says what reading the case back says.
+    assert apis[Role.COMMUNITY_WORKER].get(f"{case.pk}").json() == data
 
 
 def test_resident_create_is_their_own_request(world, apis):

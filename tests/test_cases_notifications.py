@@ -374,3 +374,36 @@ def test_a_message_claimed_by_another_sender_is_left_to_it(world, settings):
     assert counts == {OutboundStatus.SENT: 2, "busy": 1}
     assert sorted(r for _c, r, _t in SENT) == ["13900000000", "13900000002"]
     assert OutboundMessage.objects.get(pk=ids[1]).status == OutboundStatus.PENDING  # the other's to send
+
+
+def test_one_waiting_send_task_serves_every_transaction_until_a_worker_claims_it(world, settings):
+    from django_tasks_db.management.commands.db_worker import Worker
+    from django_tasks_db.models import DBTaskResult
+
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+
+    def waiting():
+        return list(DBTaskResult.objects.filter(task_path="jiedao.cases.tasks.send_pending", status="READY"))
+
+    services.store_intakes(_intakes(world, 2))
+    (first,) = waiting()
+    services.store_intakes(_intakes(world, 1))  # the waiting task will send these too
+    assert waiting() == [first]
+    first.claim("another worker")  # once a worker has taken it, a new transaction needs its own
+    services.store_intakes(_intakes(world, 2))
+    (second,) = waiting()
+    assert second.pk != first.pk
+    assert DBTaskResult.objects.filter(task_path__startswith="jiedao.cases.tasks.send_").count() == 2
+    Worker(queue_names=["default"], interval=0, batch=True, backend_name="default", startup_delay=False,
+           max_tasks=None, worker_id="test", excluded_queue_names=[]).run()
+    second.refresh_from_db()
+    assert second.status == "SUCCESSFUL" and second.return_value == {OutboundStatus.SENT: 5}
+    assert set(OutboundMessage.objects.values_list("status", "attempts")) == {(OutboundStatus.SENT, 1)}
+    assert len(SENT) == 5
+
+
+def test_send_due_sends_in_chunks_until_none_is_due(world, settings):
+    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.dummy.DummyBackend"}}
+    services.store_intakes(_intakes(world, 5))
+    assert messaging.send_due(limit=2) == {OutboundStatus.SENT: 5}
+    assert sorted(r for _c, r, _t in SENT) == [f"1390000000{i}" for i in range(5)]

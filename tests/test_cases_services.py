@@ -478,12 +478,12 @@ def test_intakes_stored_together_each_get_every_row_of_their_own(world):
         audit = AuditEvent.objects.get(event_type="cases.create", target_id=str(case.pk))
         assert audit.actor_label == "open311:测试系统" and audit.changes["category"] == "part-facilities"
     assert trail.verify().ok
-    # One SMS each, handed to the task worker as one task in the same transaction.
+    # One SMS each, queued together, and one sending task written in the same transaction.
     sms = list(OutboundMessage.objects.order_by("pk"))
     assert [m.recipient for m in sms] == [f"1390000000{n}" for n in range(5)]
-    tasks = DBTaskResult.objects.filter(task_path__startswith="jiedao.cases.tasks.send_outbound")
-    assert [(t.task_path, t.args_kwargs["args"]) for t in tasks] == [
-        ("jiedao.cases.tasks.send_outbound_many", [[m.pk for m in sms]])]
+    assert len({m.created_at for m in sms}) == 1
+    tasks = DBTaskResult.objects.filter(task_path__startswith="jiedao.cases.tasks.send_")
+    assert [(t.task_path, t.status) for t in tasks] == [("jiedao.cases.tasks.send_pending", "READY")]
 
 
 def test_a_failed_store_leaves_nothing_behind(world, monkeypatch):

@@ -21,11 +21,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import wraps
+from functools import lru_cache, wraps
 from typing import Any
 
 from django.conf import settings
-from django.db import models, transaction
+from django.db import connections, models, router, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -238,20 +238,40 @@ def event_digest(event: AuditEvent, prev_hash: str) -> str:
 def _seal(events: list[AuditEvent]) -> None:
     if not events:
         return
-    head = AuditChainHead.objects.select_for_update().filter(pk=1).first()
-    if head is None:
+    connection = transaction.get_connection(router.db_for_write(AuditEvent))
+    lock, advance = _head_statements(connection.alias)
+    with connection.cursor() as cursor:
+        cursor.execute(lock)  # the one serialised step: held until this transaction ends
+        row = cursor.fetchone()
+    if row is None:
         AuditChainHead.objects.bulk_create(
             [AuditChainHead(pk=1, seq=0, hash=GENESIS)], ignore_conflicts=True
         )
         head = AuditChainHead.objects.select_for_update().get(pk=1)
-    seq, prev = head.seq, head.hash
+        row = head.seq, head.hash
+    seq, prev = row
     for event in events:
         seq += 1
         event.seq = seq
         event.prev_hash = prev
         event.hash = prev = event_digest(event, prev)
     bulk.insert(events, match="seq")
-    AuditChainHead.objects.filter(pk=1).update(seq=seq, hash=prev)
+    with connection.cursor() as cursor:
+        cursor.execute(advance, [seq, prev])
+
+
+@lru_cache(maxsize=8)
+def _head_statements(alias: str) -> tuple[str, str]:
+    """Read-and-lock and advance of the head row, as plain statements: they run once per
+    transaction that writes audit events, the busiest statements of the system."""
+    connection = connections[alias]
+    meta, quote = AuditChainHead._meta, connection.ops.quote_name
+    table = quote(meta.db_table)
+    seq, hash_, key = (quote(meta.get_field(name).column) for name in ("seq", "hash", "id"))
+    lock = f"SELECT {seq}, {hash_} FROM {table} WHERE {key} = 1"
+    if connection.features.has_select_for_update:
+        lock += " FOR UPDATE"
+    return lock, f"UPDATE {table} SET {seq} = %s, {hash_} = %s WHERE {key} = 1"
 
 
 @dataclass

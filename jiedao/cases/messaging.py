@@ -1,11 +1,13 @@
 """SMS and 企业微信 messages: queued with the step, sent after commit, retried, never lost.
 
-``queue`` writes an ``OutboundMessage`` row inside the step's transaction and asks for a
-``send_outbound`` task (``send_outbound_many`` for the messages of a group commit): with the
-database task queue (the default) the task row is written in the same transaction, with
-another backend once that transaction commits. Either way a step that rolls back sends
-nothing and a committed step cannot lose its message: the row is the message. ``deliver``
-sends one row through the configured backend (``settings.JIEDAO_MESSAGE_BACKEND``).
+``queue`` writes an ``OutboundMessage`` row inside the step's transaction and sees that a
+``send_pending`` task will run after it: with the database task queue (the default) a task row
+still waiting for a worker serves every transaction that queues messages before the worker
+claims it, and a new one is written, in the same transaction, only when none is waiting
+(``_wake_sender``); with another backend ``send_outbound`` / ``send_outbound_many`` is
+enqueued once the transaction commits. Either way a step that rolls back sends nothing and a
+committed step cannot lose its message: the row is the message. ``deliver`` sends one row
+through the configured backend (``settings.JIEDAO_MESSAGE_BACKEND``), ``deliver_many`` a batch.
 
 Delivery first *claims* the row with a conditional UPDATE (status pending, the attempt count
 it read), so two workers holding the same task cannot both send it. A failed send keeps the
@@ -26,7 +28,7 @@ from contextlib import contextmanager
 from functools import lru_cache
 
 from django.conf import settings
-from django.db import router, transaction
+from django.db import connections, router, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.module_loading import import_string
@@ -119,24 +121,25 @@ def queue(channel: str, recipient: str, text: str, case: Case | None = None) -> 
 
 
 def queue_many(items: list[tuple[str, str, str, Case | None]]) -> list[OutboundMessage]:
-    """``queue`` for many (channel, recipient, text, case) at once: one INSERT, one task."""
+    """``queue`` for many (channel, recipient, text, case) at once: one INSERT, at most one task.
+
+    All the rows of one call share one ``created_at`` (they are queued together; the intake
+    bench counts transactions by it)."""
     if is_muted():
         return []
-    messages = [OutboundMessage(channel=channel, recipient=recipient[:100], text=text[:300], case=case)
+    now = timezone.now()
+    messages = [OutboundMessage(channel=channel, recipient=recipient[:100], text=text[:300], case=case,
+                                created_at=now, next_attempt_at=now)
                 for channel, recipient, text, case in items if recipient]
     if not messages:
         return []
     bulk.insert(messages)
-    ids = [message.pk for message in messages]
     if _queue_in_this_database():
         # The task row commits or rolls back with the messages, in the same transaction: no
-        # second write after commit. A savepoint keeps a failed enqueue from failing the step.
-        try:
-            with transaction.atomic():
-                _enqueue_now(ids)
-        except Exception:  # noqa: BLE001 — the rows stay pending for the sweep
-            logger.exception("could not enqueue outbound messages %s; left for `jiedao outbox --retry`", ids)
+        # second write after commit.
+        _wake_sender()
     else:
+        ids = [message.pk for message in messages]
         transaction.on_commit(lambda: _enqueue_many(ids))
     return messages
 
@@ -150,18 +153,66 @@ def _queue_in_this_database() -> bool:
     return isinstance(backend, DatabaseBackend) and router.db_for_write(OutboundMessage) == "default"
 
 
-def _enqueue_now(ids: list[int]) -> None:
-    from .tasks import send_outbound, send_outbound_many
+def _wake_sender() -> None:
+    """See that a ``send_pending`` task runs after this transaction commits.
 
-    if len(ids) == 1:
-        send_outbound.enqueue(ids[0])
-    else:
-        send_outbound_many.enqueue(ids)
+    ``send_pending`` sends every message that is due when it runs, so a task that is still
+    waiting — written, not yet claimed by a worker — will send this transaction's messages
+    too, and most transactions under load write no task row at all. "Still waiting" must hold
+    until this transaction commits, or the worker could run the task before these rows exist:
+    on PostgreSQL the waiting row is locked (``FOR UPDATE SKIP LOCKED``: the worker claims with
+    the same clause, so it passes over the row until this commit; a row someone else holds is
+    passed over here too, and a new task written); on SQLite this transaction already holds the
+    database's one write lock (the messages were just inserted), so no worker can claim in
+    between. A failed enqueue leaves the rows pending for the sweep, without failing the step."""
+    connection = connections[router.db_for_write(OutboundMessage)]
+    with connection.cursor() as cursor:
+        cursor.execute(*_waiting_sender_query(connection.alias))
+        if cursor.fetchone() is not None:
+            return
+    from .tasks import send_pending
+
+    try:
+        with transaction.atomic():
+            send_pending.enqueue()
+    except Exception:  # noqa: BLE001 — the rows stay pending for the sweep
+        logger.exception("could not enqueue send_pending; the messages stay pending for the sweep")
+
+
+@lru_cache(maxsize=8)
+def _waiting_sender_query(alias: str) -> tuple[str, tuple[str, ...]]:
+    from django.tasks import TaskResultStatus
+    from django_tasks_db.models import DBTaskResult
+
+    from .tasks import send_pending
+
+    connection = connections[alias]
+    meta, quote = DBTaskResult._meta, connection.ops.quote_name
+
+    def column(name: str) -> str:
+        return quote(meta.get_field(name).column)
+
+    ready = str(TaskResultStatus.READY)
+    assert ready.isalpha()
+    # The status is written into the statement so that SQLite can use the queue's partial index
+    # on waiting rows (``WHERE status = 'READY'``), which a bound parameter would not match.
+    sql = (f"SELECT {column('id')} FROM {quote(meta.db_table)} WHERE {column('status')} = '{ready}' "
+           f"AND {column('task_path')} = %s AND {column('backend_name')} = %s "
+           f"AND {column('queue_name')} = %s LIMIT 1")
+    if connection.features.has_select_for_update_skip_locked:
+        sql += " FOR UPDATE SKIP LOCKED"
+    task = send_pending
+    return sql, (task.module_path, task.backend, task.queue_name)
 
 
 def _enqueue_many(message_ids: list[int]) -> None:
+    from .tasks import send_outbound, send_outbound_many
+
     try:
-        _enqueue_now(message_ids)
+        if len(message_ids) == 1:
+            send_outbound.enqueue(message_ids[0])
+        else:
+            send_outbound_many.enqueue(message_ids)
     except Exception:  # noqa: BLE001 — never break the committed step; the sweep will send them
         logger.exception("could not enqueue outbound messages %s; left for `jiedao outbox --retry`",
                          message_ids)
@@ -273,19 +324,37 @@ def _send(message: OutboundMessage, now: dt.datetime) -> str:
 
 
 def _mark_sent(message_ids: list[int], now: dt.datetime) -> None:
+    """One plain UPDATE per sent message (it runs once per message sent, right after the send)."""
     if message_ids:
-        OutboundMessage.objects.filter(pk__in=message_ids).update(status=OutboundStatus.SENT, sent_at=now,
-                                                                  last_error="")
+        connection = connections[router.db_for_write(OutboundMessage)]
+        sql = _mark_sent_statement(connection.alias, len(message_ids))
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [OutboundStatus.SENT, connection.ops.adapt_datetimefield_value(now), "",
+                                 *message_ids])
+
+
+@lru_cache(maxsize=64)
+def _mark_sent_statement(alias: str, count: int) -> str:
+    meta, quote = OutboundMessage._meta, connections[alias].ops.quote_name
+
+    def column(name: str) -> str:
+        return quote(meta.get_field(name).column)
+
+    return (f"UPDATE {quote(meta.db_table)} SET {column('status')} = %s, {column('sent_at')} = %s, "
+            f"{column('last_error')} = %s WHERE {column('id')} IN ({', '.join(['%s'] * count)})")
 
 
 def send_due(*, now: dt.datetime | None = None, limit: int = 500) -> dict[str, int]:
-    """Send every pending message that is due (the sweep for lost tasks); count the results."""
+    """Send every pending message that is due, ``limit`` at a time (``deliver_many``); count the
+    results. This is the ``send_pending`` task and the sweep for lost tasks."""
     now = now or timezone.now()
     counts: dict[str, int] = {}
     due = OutboundMessage.objects.filter(status=OutboundStatus.PENDING, next_attempt_at__lte=now)
-    for pk in due.order_by("next_attempt_at", "pk").values_list("pk", flat=True)[:limit]:
-        status = deliver(pk, now=now)
-        counts[status] = counts.get(status, 0) + 1
+    while ids := list(due.order_by("next_attempt_at", "pk").values_list("pk", flat=True)[:limit]):
+        for status, count in deliver_many(ids, now=now).items():
+            counts[status] = counts.get(status, 0) + count
+        if len(ids) < limit:  # every claimed or failed row is no longer due: the loop ends
+            break
     return counts
 
 

@@ -74,11 +74,13 @@ class NotAllowed(CaseError):
 
 TRACKING_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
 PHONE_FIELDS = ("requester_phone",)
+CHANNELS, PRIORITIES = frozenset(Channel.values), frozenset(Priority.values)  # .values: rebuilt per call
 
 
 def new_tracking_code() -> str:
-    """10 characters from 32: 2^50 codes, so no look-up first; the unique index is the guard."""
-    return "".join(secrets.choice(TRACKING_ALPHABET) for _i in range(10))
+    """10 characters from 32: 2^50 codes, so no look-up first; the unique index is the guard.
+    Each character is 5 bits of a random byte (32 divides 256: every character equally likely)."""
+    return "".join([TRACKING_ALPHABET[b & 31] for b in secrets.token_bytes(10)])
 
 
 def _clean_phone(value: str) -> str:
@@ -168,9 +170,9 @@ def check_intake(
     title = (title or "").strip()
     if not title:
         raise CaseError(_("请填写工单标题"), "title")
-    if channel not in Channel.values:
+    if channel not in CHANNELS:
         raise CaseError(_("未知的来源渠道“%(c)s”") % {"c": channel}, "channel")
-    if priority not in Priority.values:
+    if priority not in PRIORITIES:
         raise CaseError(_("未知的紧急程度“%(p)s”") % {"p": priority}, "priority")
     for name, value, low, high in (("latitude", latitude, -90, 90), ("longitude", longitude, -180, 180)):
         if value is not None and not (low <= Decimal(value) <= high):
@@ -207,7 +209,7 @@ class Intake:
 def store_intakes(intakes: Sequence[Intake]) -> list[Case]:
     """Store checked cases in one transaction: the cases, their search documents and timeline
     events (one INSERT each for all), an audit event each (sealed onto the chain together) and
-    their notifications."""
+    their notifications. Each case comes back with its create event as ``intake_event``."""
     with atomic():
         cases = bulk.insert([intake.case for intake in intakes], match="tracking_code")
         bulk.insert([CaseSearchDoc(case=case, tokens=search.document(case)) for case in cases])
@@ -216,6 +218,8 @@ def store_intakes(intakes: Sequence[Intake]) -> list[Case]:
                        {"channel": case.channel}, case.created_at)
             for intake, case in zip(intakes, cases, strict=True)
         ], match="case")  # one create event per case
+        for case, event in zip(cases, events, strict=True):
+            case.intake_event = event  # the whole timeline of a new case, for the caller's answer
         for intake, case in zip(intakes, cases, strict=True):
             record(by=intake.by, event_type="cases.create", target=case, org_unit=case.org_unit,
                    changes={"kind": case.kind, "category": case.category.code, "channel": case.channel,
