@@ -330,7 +330,7 @@ def test_messages_of_intakes_stored_together_are_sent_by_one_task(world, django_
         services.store_intakes(_intakes(world, 3))
     # One task for the three messages.
     assert [c.__qualname__ for c in callbacks if callable(c) and hasattr(c, "__qualname__")] == [
-        "queue_many.<locals>.<lambda>"]
+        "queue_messages.<locals>.<lambda>"]
     assert sorted(r for _c, r, _t in SENT) == ["13900000000", "13900000001", "13900000002"]
     assert set(OutboundMessage.objects.values_list("status", "attempts")) == {(OutboundStatus.SENT, 1)}
     ids = list(OutboundMessage.objects.values_list("pk", flat=True))

@@ -490,10 +490,10 @@ def test_a_failed_store_leaves_nothing_behind(world, monkeypatch):
     intakes = [_intake(world, n) for n in range(3)]
     before = AuditEvent.objects.count()
 
-    def broken(steps):
+    def broken(outgoing):
         raise RuntimeError("notifications down")
 
-    monkeypatch.setattr(services.notifications, "on_events", broken)
+    monkeypatch.setattr(services.notifications.Outgoing, "write", broken)  # the last write
     with pytest.raises(RuntimeError):
         services.store_intakes(intakes)
     assert not Case.objects.exists() and not CaseEvent.objects.exists()

@@ -121,17 +121,25 @@ def queue(channel: str, recipient: str, text: str, case: Case | None = None) -> 
 
 
 def queue_many(items: list[tuple[str, str, str, Case | None]]) -> list[OutboundMessage]:
-    """``queue`` for many (channel, recipient, text, case) at once: one INSERT, at most one task.
-
-    All the rows of one call share one ``created_at`` (they are queued together; the intake
-    bench counts transactions by it)."""
+    """``queue`` for many (channel, recipient, text, case) at once: one INSERT, at most one task."""
     if is_muted():
         return []
-    now = timezone.now()
-    messages = [OutboundMessage(channel=channel, recipient=recipient[:100], text=text[:300], case=case,
-                                created_at=now, next_attempt_at=now)
-                for channel, recipient, text, case in items if recipient]
-    if not messages:
+    return queue_messages(outbound(items))
+
+
+def outbound(items: list[tuple[str, str, str, Case | None]], *,
+             at: dt.datetime | None = None) -> list[OutboundMessage]:
+    """The message rows for (channel, recipient, text, case), not yet saved. The rows queued
+    together share one ``created_at`` (the intake bench counts transactions by it)."""
+    now = at or timezone.now()
+    return [OutboundMessage(channel=channel, recipient=recipient[:100], text=text[:300], case=case,
+                            created_at=now, next_attempt_at=now)
+            for channel, recipient, text, case in items if recipient]
+
+
+def queue_messages(messages: list[OutboundMessage]) -> list[OutboundMessage]:
+    """Write the rows from ``outbound`` (in the caller's transaction) and see they are sent."""
+    if is_muted() or not messages:
         return []
     bulk.insert(messages)
     if _queue_in_this_database():

@@ -11,13 +11,15 @@ messages commit or roll back with the step. Sending happens after commit (``mess
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.utils.translation import gettext as _
 
 from jiedao.accounts.models import User
 from jiedao.core.identifiers import MOBILE_RE
 
 from . import messaging
-from .models import Action, Case, CaseEvent, Notification
+from .models import Action, Case, CaseEvent, Notification, OutboundMessage
 
 # Which steps concern whom.
 TO_HANDLER = {Action.DISPATCH, Action.REDISPATCH, Action.SUPERVISE, Action.REOPEN,
@@ -50,6 +52,37 @@ def on_event(case: Case, event: CaseEvent) -> None:
 
 def on_events(steps: list[tuple[Case, CaseEvent]]) -> None:
     """``on_event`` for the steps of one transaction: one INSERT per table, one user look-up."""
+    outgoing(steps).write()
+
+
+@dataclass
+class Outgoing:
+    """What the steps of one transaction tell whom, built without the database (``outgoing``)
+    and written inside the transaction (``write``)."""
+
+    rows: list[Notification]
+    wecom: list[tuple[Case, str, set[int]]]
+    sms: list[OutboundMessage]
+
+    def write(self) -> None:
+        if self.rows:
+            Notification.objects.bulk_create(self.rows)
+        if messaging.is_muted():
+            return
+        messages: list[tuple[str, str, str, Case | None]] = []
+        if self.wecom:
+            everyone = set().union(*(staff for _case, _text, staff in self.wecom))
+            names = dict(User.objects.filter(pk__in=everyone, is_active=True).values_list("pk", "username"))
+            for case, text, staff in self.wecom:
+                messages.extend((messaging.WECOM, names[pk], text, case)
+                                for pk in sorted(staff) if pk in names)
+        outbound = self.sms + messaging.outbound(messages, at=self.sms[0].created_at if self.sms else None)
+        messaging.queue_messages(outbound)
+
+
+def outgoing(steps: list[tuple[Case, CaseEvent]]) -> Outgoing:
+    """The inbox rows and the messages of these steps; the cases and events may be unsaved yet
+    (their keys are filled in when the rows are written)."""
     rows: list[Notification] = []
     wecom: list[tuple[Case, str, set[int]]] = []
     sms: list[tuple[str, str, str, Case]] = []
@@ -71,14 +104,4 @@ def on_events(steps: list[tuple[Case, CaseEvent]]) -> None:
             wecom.append((case, text, staff))
         if event.action in SMS_TO_REQUESTER and MOBILE_RE.match(case.requester_phone or ""):
             sms.append((messaging.SMS, case.requester_phone, sms_text(case, event), case))
-    if rows:
-        Notification.objects.bulk_create(rows)
-    if messaging.is_muted():
-        return
-    messages: list[tuple[str, str, str, Case | None]] = []
-    if wecom:
-        everyone = set().union(*(staff for _case, _text, staff in wecom))
-        names = dict(User.objects.filter(pk__in=everyone, is_active=True).values_list("pk", "username"))
-        for case, text, staff in wecom:
-            messages.extend((messaging.WECOM, names[pk], text, case) for pk in sorted(staff) if pk in names)
-    messaging.queue_many(messages + sms)
+    return Outgoing(rows, wecom, [] if messaging.is_muted() else messaging.outbound(sms))

@@ -210,27 +210,43 @@ def store_intakes(intakes: Sequence[Intake]) -> list[Case]:
     """Store checked cases in one transaction: the cases, their search documents and timeline
     events (one INSERT each for all), an audit event each (sealed onto the chain together) and
     their notifications. Each case comes back with its create event as ``intake_event``."""
-    with atomic():
-        cases = bulk.insert([intake.case for intake in intakes], match="tracking_code")
-        bulk.insert([CaseSearchDoc(case=case, tokens=search.document(case)) for case in cases])
-        events = bulk.insert([
-            _new_event(intake.by, case, Action.CREATE, "", Status.RECEIVED, intake.note,
-                       {"channel": case.channel}, case.created_at)
-            for intake, case in zip(intakes, cases, strict=True)
-        ], match="case")  # one create event per case
-        for case, event in zip(cases, events, strict=True):
-            case.intake_event = event  # the whole timeline of a new case, for the caller's answer
-        for intake, case in zip(intakes, cases, strict=True):
-            record(by=intake.by, event_type="cases.create", target=case, org_unit=case.org_unit,
-                   changes={"kind": case.kind, "category": case.category.code, "channel": case.channel,
-                            "deadline_at": case.deadline_at})
-        notifications.on_events(list(zip(cases, events, strict=True)))
-    return cases
+    return _IntakeRows(intakes).store()
+
+
+class _IntakeRows:
+    """The rows of checked intakes, built before the transaction: on SQLite the transaction is
+    the one writer of the whole system, so what needs no database is done before queueing for
+    it (``_store_queued``) — the case rows down to their adapted values; the search documents,
+    events and messages as objects whose keys are filled in when they are written."""
+
+    def __init__(self, intakes: Sequence[Intake]):
+        self.intakes = intakes
+        self.cases = [intake.case for intake in intakes]
+        self.case_rows = bulk.values(self.cases)
+        self.docs = [CaseSearchDoc(case=case, tokens=search.document(case)) for case in self.cases]
+        self.events = [_new_event(intake.by, case, Action.CREATE, "", Status.RECEIVED, intake.note,
+                                  {"channel": case.channel}, case.created_at)
+                       for intake, case in zip(intakes, self.cases, strict=True)]
+        self.outgoing = notifications.outgoing(list(zip(self.cases, self.events, strict=True)))
+
+    def store(self) -> list[Case]:
+        with atomic():
+            bulk.insert(self.cases, match="tracking_code", rows=self.case_rows)
+            bulk.insert(self.docs)
+            bulk.insert(self.events, match="case")  # one create event per case
+            for intake, case, event in zip(self.intakes, self.cases, self.events, strict=True):
+                case.intake_event = event  # the whole timeline of a new case, for the caller's answer
+                record(by=intake.by, event_type="cases.create", target=case, org_unit=case.org_unit,
+                       changes={"kind": case.kind, "category": case.category.code, "channel": case.channel,
+                                "deadline_at": case.deadline_at})
+            self.outgoing.write()
+        return self.cases
 
 
 def _store_queued(intakes: Sequence[Intake]) -> list[Case]:
+    rows = _IntakeRows(intakes)  # before the lock
     with writer_lock():  # on SQLite, the processes' group commits queue in the kernel
-        return store_intakes(intakes)
+        return rows.store()
 
 
 # Concurrent intakes of this process share one transaction (jiedao/core/groupcommit.py).

@@ -96,13 +96,27 @@ def _values(obj: Model, plan, relations, connection) -> list:
     return out
 
 
-def insert[M: Model](objs: Sequence[M], *, match: str | None = None, batch_size: int = 200) -> list[M]:
+def values(objs: Sequence[Model]) -> list[list]:
+    """Each object's row as ``insert`` would write it now: computed ahead, e.g. before waiting
+    for a lock, and handed to ``insert(…, rows=)``. Objects whose foreign keys point to objects
+    not yet saved must not be computed ahead (their key is not known yet)."""
+    if not objs:
+        return []
+    model = type(objs[0])
+    alias = router.db_for_write(model)
+    plan, relations = _plan(model, alias)
+    return [_values(obj, plan, relations, connections[alias]) for obj in objs]
+
+
+def insert[M: Model](objs: Sequence[M], *, match: str | None = None, batch_size: int = 200,
+                     rows: Sequence[list] | None = None) -> list[M]:
     """Insert ``objs`` (all of one model, all new); set their primary keys; return them.
 
     ``match`` names a field unique among ``objs`` (e.g. ``tracking_code``): the new keys are then
     paired with the rows by it, since neither database promises to return rows in the order
     they were given (SQLite says so outright); without it the order is trusted, as Django's
-    ``bulk_create`` trusts it. Models whose key is not generated need no pairing."""
+    ``bulk_create`` trusts it. Models whose key is not generated need no pairing. ``rows``, if
+    given, are the objects' rows from ``values``."""
     if not objs:
         return list(objs)
     model = type(objs[0])
@@ -113,8 +127,12 @@ def insert[M: Model](objs: Sequence[M], *, match: str | None = None, batch_size:
         chunk = objs[start:start + batch_size]
         sql, fields, generated = _statement(model, alias, len(chunk), match)
         params = []
-        for obj in chunk:
-            params.extend(_values(obj, plan, relations, connection))
+        if rows is not None:
+            for row in rows[start:start + batch_size]:
+                params.extend(row)
+        else:
+            for obj in chunk:
+                params.extend(_values(obj, plan, relations, connection))
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
             returned = cursor.fetchall()
