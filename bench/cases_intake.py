@@ -17,7 +17,9 @@ client's own GIL is not the bottleneck) for a fixed time per endpoint:
 
 Every intake is the real path: ``services.case_create`` with its tracking code, search
 document, timeline event, sealed audit event and queued SMS, in one transaction. Prints a
-Markdown table (requests/s of successful answers, p50 and p99 latency, errors) and stops
+Markdown table (requests/s of successful answers, p50 and p99 latency, errors, and the CPU
+per request of the server, its task worker, the clients and — on PostgreSQL — the database
+server's processes) and stops
 the server itself. Talks only to 127.0.0.1. Static files are collected once into
 ``$TMPDIR/jiedao-intake-static`` and reused by later runs. The PostgreSQL database must be a scratch one
 (the bench's cases and audit rows stay there).
@@ -276,6 +278,22 @@ def group_cpu_seconds(pgid: int) -> dict[str, float]:
     return total
 
 
+def postgres_cpu_seconds() -> float:
+    """CPU time of this machine's PostgreSQL server processes (0 if none): on two cores the
+    database's work competes with the server's. Any other PostgreSQL running here is counted too."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        name, rest = text.split("(", 1)[1].rsplit(")", 1)
+        if name == "postgres":
+            fields = rest.split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
 def children_cpu_seconds() -> float:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
@@ -287,6 +305,7 @@ def measure(port: int, target: str, key: str, token: str, clients: int, procs: i
     Also the CPU time the server and the clients used per successful request: unlike requests/s,
     that does not depend on what else runs on the machine."""
     server_cpu, client_cpu = group_cpu_seconds(server_pgid), children_cpu_seconds()
+    database_cpu = postgres_cpu_seconds()
     ctx = mp.get_context("fork")
     queue = ctx.Queue()
     start = time.monotonic() + 0.5
@@ -311,6 +330,7 @@ def measure(port: int, target: str, key: str, token: str, clients: int, procs: i
     after = group_cpu_seconds(server_pgid)
     server_cpu = {kind: after[kind] - server_cpu.get(kind, 0.0) for kind in after}
     client_cpu = children_cpu_seconds() - client_cpu
+    database_cpu = postgres_cpu_seconds() - database_cpu
     latencies.sort()
 
     def pct(p: float) -> float:
@@ -322,7 +342,7 @@ def measure(port: int, target: str, key: str, token: str, clients: int, procs: i
     return {"ok": len(latencies), "rps": len(latencies) / seconds, "p50": pct(0.50), "p99": pct(0.99),
             "mean": statistics.fmean(latencies) * 1000 if latencies else float("nan"), "errors": errors,
             "server_ms": server_cpu["server"] / ok * 1000, "worker_ms": server_cpu["task worker"] / ok * 1000,
-            "client_ms": client_cpu / ok * 1000,
+            "client_ms": client_cpu / ok * 1000, "database_ms": database_cpu / ok * 1000,
             "load": os.getloadavg()[0]}
 
 
@@ -386,12 +406,13 @@ def main() -> None:
               f"(largest {largest}; {messages:,} SMS queued by {tasks:,} transactions; {cases:,} cases "
               f"in the database).\n")
     print("| endpoint | requests/s | p50 ms | p99 ms | ok | errors | CPU ms/request: server "
-          "| task worker | clients | load (1 min) |")
-    print("|---|---:|---:|---:|---:|---|---:|---:|---:|---:|")
+          "| task worker | clients | PostgreSQL | load (1 min) |")
+    print("|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|")
     for target, r in rows:
         errors = ", ".join(f"{k}×{v}" for k, v in sorted(r["errors"].items())) or "0"
         print(f"| {LABELS[target]} | {r['rps']:.0f} | {r['p50']:.1f} | {r['p99']:.1f} | {r['ok']} "
               f"| {errors} | {r['server_ms']:.2f} | {r['worker_ms']:.2f} | {r['client_ms']:.2f} "
+              f"| {r['database_ms']:.2f} "
               f"| {r['load']:.1f} |")
 
 
