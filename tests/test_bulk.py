@@ -79,9 +79,12 @@ def test_the_shortcut_writes_exactly_what_djangos_own_path_writes(world):
     ]
     event.pk = 1
     objs.append(OutboundMessage(channel="wecom", recipient="u", text="t", case=None, sent_at=None))
+    def plain(row):  # psycopg's Jsonb wrapper (PostgreSQL) has no equality of its own
+        return [(type(v).__name__, v.obj) if type(v).__name__ == "Jsonb" else v for v in row]
+
     for obj in objs:
-        assert bulk.fast_values(obj) == bulk.generic_values(obj), type(obj).__name__
+        assert plain(bulk.fast_values(obj)) == plain(bulk.generic_values(obj)), type(obj).__name__
     # A naive datetime still takes Django's path (which warns and makes it aware).
     naive = OutboundMessage(channel="sms", recipient="1", text="t", created_at=dt.datetime(2021, 10, 1, 8))
     with __import__("pytest").warns(RuntimeWarning):
-        assert bulk.fast_values(naive) == bulk.generic_values(naive)
+        assert plain(bulk.fast_values(naive)) == plain(bulk.generic_values(naive))
