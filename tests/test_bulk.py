@@ -88,3 +88,42 @@ def test_the_shortcut_writes_exactly_what_djangos_own_path_writes(world):
     naive = OutboundMessage(channel="sms", recipient="1", text="t", created_at=dt.datetime(2021, 10, 1, 8))
     with __import__("pytest").warns(RuntimeWarning):
         assert plain(bulk.fast_values(naive)) == plain(bulk.generic_values(naive))
+
+
+def test_rows_of_every_kind_of_value_come_back_as_written(world):
+    """Several rows at once (on PostgreSQL: one array per column through ``unnest``), with text
+    that array literals must escape, NULLs, JSON, decimals and times."""
+    import datetime as dt
+    from decimal import Decimal
+
+    from django.utils import timezone
+
+    from jiedao.accounts.roles import Role
+    from jiedao.cases.models import Action, Case, CaseEvent, Channel
+    from jiedao.cases.services import Actor, check_intake
+
+    user = world.users[Role.COMMUNITY_WORKER]
+    nasty = ['引号"与\\反斜杠', "{花括号}, 逗号", "NULL", "", "单引号'", "多行\n文本\t制表", "𠮷 emoji 🙂"]
+    intakes = [check_intake(Actor(user=user), title=text or "空", channel=Channel.PHONE,
+                            category=Category.objects.get(code="part-facilities"),
+                            community=world.units["360103012001"], description=text, address=text,
+                            latitude=Decimal("28.123456") if i % 2 else None,
+                            longitude=Decimal("115.654321") if i % 2 else None,
+                            requester_name=text[:20], requester_phone="")
+               for i, text in enumerate(nasty)]
+    cases = bulk.insert([intake.case for intake in intakes], match="tracking_code")
+    now = timezone.now()
+    events = bulk.insert([
+        CaseEvent(case=case, action=Action.NOTE, at=now + dt.timedelta(seconds=i),
+                  actor=user if i % 2 else None, actor_label=text, from_status="", to_status="", note=text,
+                  data={"text": text, "list": [1, None, text], "nested": {"k": text}})
+        for i, (case, text) in enumerate(zip(cases, nasty, strict=True))], match="case")
+    for i, (case, event, text) in enumerate(zip(cases, events, nasty, strict=True)):
+        stored = Case.objects.get(pk=case.pk)
+        assert (stored.description, stored.address, stored.requester_name) == (text, text, text[:20])
+        assert stored.latitude == (Decimal("28.123456") if i % 2 else None)
+        assert stored.deadline_at == case.deadline_at and stored.created_at == case.created_at
+        got = CaseEvent.objects.get(pk=event.pk)
+        assert got.case_id == case.pk and got.note == text and got.actor_id == (user.pk if i % 2 else None)
+        assert got.data == {"text": text, "list": [1, None, text], "nested": {"k": text}}
+        assert got.at == now + dt.timedelta(seconds=i)
