@@ -76,6 +76,17 @@ def _match_count(sql: str, expr: str, cap: int) -> int:
         return cursor.fetchone()[0]
 
 
+def dense(text: str) -> bool:
+    """Does ``text`` match more than ``DENSE_MATCHES`` cases (SQLite; False elsewhere)? Then
+    ``search`` walks the list's index instead of fetching the matches."""
+    parts = _query_parts(text)
+    if connection.vendor != "sqlite" or not parts or all(len(p) == 1 and len(p[0]) == 1 for p in parts):
+        return False
+    expr = " AND ".join('"' + " ".join(part) + '"' for part in parts)
+    sql = "SELECT rowid FROM cases_casesearchdoc_fts WHERE cases_casesearchdoc_fts MATCH %s"
+    return _match_count(sql, expr, DENSE_MATCHES + 1) > DENSE_MATCHES
+
+
 def search(queryset: QuerySet[Case], text: str) -> QuerySet[Case]:
     parts = _query_parts(text)
     if not parts:

@@ -40,15 +40,16 @@ from .inbox import (
     PAGE_SIZE,
     TAB_BY_KEY,
     CheapPage,
-    _capped_union_count,
     _filtered,
     _list_rows,
     capped_count,
     count_label,
-    filter_widgets,
+    count_parts,
+    filter_bar,
     get_case,
     inbox_page,
     pool_cases,
+    split,
     tab_branches,
     tab_queryset,
     tabs_for,
@@ -87,7 +88,7 @@ def case_list(request):
     # The other tabs' counts arrive by htmx right after the list (case_tab_counts): the list
     # does not wait for six more counts.
     context = {
-        "form": form, "filter_widgets": filter_widgets(form),
+        "form": form, "filter_bar": filter_bar(form),
         "tabs": [(t, count_label(total) if t.key == tab_key else "") for t in tabs], "tab": tab,
         "rows": _list_rows(page, user, now), "page": page, "total": count_label(total),
         "can_create": has_cap(user, Cap.BUSINESS_WRITE) or has_cap(user, Cap.GRID_REPORT),
@@ -109,8 +110,8 @@ def case_tab_counts(request):
     now = timezone.now()
     tabs = tabs_for(user)
     tab_key = request.GET.get("tab") if request.GET.get("tab") in {t.key for t in tabs} else tabs[0].key
-    counts = [(t, count_label(_capped_union_count([Case.objects.filter(branch)
-                                                   for branch in tab_branches(user, t.key, now)])))
+    counts = [(t, count_label(count_parts([split(Case.objects.all(), branch)
+                                           for branch in tab_branches(user, t.key, now)])))
               for t in tabs]
     return render(request, "cases/case_list.html#tab_nav",
                   {"tabs": counts, "tab": TAB_BY_KEY[tab_key], "counted": True})
