@@ -133,8 +133,11 @@ class CaseQuerySet(models.QuerySet):
 class Case(models.Model):
     tracking_code = models.CharField(_("查询码"), max_length=16, unique=True)
     kind = models.CharField(_("类型"), max_length=24, choices=CaseKind.choices, db_index=True)
+    # A new case updates every index of this table, so the foreign keys that lead one of the
+    # composite indexes in Meta.indexes (category, street, org_unit, handler_unit) get no index
+    # of their own: the composite serves their look-ups.
     category = models.ForeignKey(Category, verbose_name=_("分类"), on_delete=models.PROTECT,
-                                 related_name="cases")
+                                 related_name="cases", db_index=False)
     channel = models.CharField(_("来源"), max_length=24, choices=Channel.choices)
     title = models.CharField(_("标题"), max_length=120)
     description = models.TextField(_("内容"), blank=True)
@@ -143,9 +146,9 @@ class Case(models.Model):
 
     # Where: the street it belongs to, and the most specific unit (community or grid).
     street = models.ForeignKey("core.OrgUnit", verbose_name=_("街道"), on_delete=models.PROTECT,
-                               related_name="+")
+                               related_name="+", db_index=False)
     org_unit = models.ForeignKey("core.OrgUnit", verbose_name=_("所在社区/网格"),
-                                 on_delete=models.PROTECT, related_name="cases")
+                                 on_delete=models.PROTECT, related_name="cases", db_index=False)
     address = models.CharField(_("地址"), max_length=200, blank=True)
     latitude = models.DecimalField(_("纬度"), max_digits=9, decimal_places=6, null=True, blank=True)
     longitude = models.DecimalField(_("经度"), max_digits=9, decimal_places=6, null=True, blank=True)
@@ -154,10 +157,12 @@ class Case(models.Model):
     requester_name = models.CharField(_("诉求人"), max_length=50, blank=True)
     requester_phone = models.CharField(_("联系电话"), max_length=20, blank=True)
     resident = models.ForeignKey("ledgers.Resident", verbose_name=_("服务对象"),
-                                 on_delete=models.SET_NULL, null=True, blank=True, related_name="cases")
+                                 on_delete=models.SET_NULL, null=True, blank=True, related_name="cases",
+                                 db_index=False)
     enterprise = models.ForeignKey("ledgers.Enterprise", verbose_name=_("企业"),
-                                   on_delete=models.SET_NULL, null=True, blank=True, related_name="cases")
-    # The person columns (and merged_into) are mostly NULL: each has a partial index on its
+                                   on_delete=models.SET_NULL, null=True, blank=True, related_name="cases",
+                                   db_index=False)
+    # The person columns, resident, enterprise (and merged_into) are mostly NULL: each has a partial index on its
     # non-NULL rows (Meta.indexes) instead of the full one a ForeignKey gets by default.
     requester_user = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("提交账号"),
                                        on_delete=models.SET_NULL, null=True, blank=True,
@@ -165,7 +170,7 @@ class Case(models.Model):
     # Who handles, and who answers for it.
     handler_unit = models.ForeignKey("core.OrgUnit", verbose_name=_("承办单位"),
                                      on_delete=models.PROTECT, null=True, blank=True,
-                                     related_name="handled_cases")
+                                     related_name="handled_cases", db_index=False)
     handler = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("承办人"),
                                 on_delete=models.PROTECT, null=True, blank=True,
                                 related_name="handled_cases", db_index=False)
@@ -238,6 +243,9 @@ class Case(models.Model):
                          name="case_requester_user_nn"),
             models.Index(fields=["merged_into"], condition=Q(merged_into__isnull=False),
                          name="case_merged_into_nn"),
+            models.Index(fields=["resident"], condition=Q(resident__isnull=False), name="case_resident_nn"),
+            models.Index(fields=["enterprise"], condition=Q(enterprise__isnull=False),
+                         name="case_enterprise_nn"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(rating__isnull=True) | Q(rating__gte=1, rating__lte=5),
