@@ -506,3 +506,30 @@ def test_case_create_outside_a_transaction_goes_through_the_group_commit(world):
     case = new_case(world)
     assert services.INTAKE.batches == batches + 1
     assert Case.objects.get(pk=case.pk).events.get().action == Action.CREATE
+
+
+def test_intakes_of_a_batch_that_rolled_back_are_stored_again_with_rows_of_their_own(world, monkeypatch):
+    """What the group commit does when a batch fails: each intake is stored again on its own.
+    The failed batch left keys on the cases; the rows written next must point at the new ones."""
+    from jiedao.cases.models import CaseSearchDoc, OutboundMessage
+
+    intakes = [_intake(world, n) for n in range(3)]
+    real_write = services.notifications.Outgoing.write
+
+    def broken(outgoing):
+        raise RuntimeError("notifications down")
+
+    monkeypatch.setattr(services.notifications.Outgoing, "write", broken)
+    with pytest.raises(RuntimeError):
+        services.store_intakes(intakes)
+    assert all(intake.case.pk is not None for intake in intakes)  # left by the rolled-back batch
+    monkeypatch.setattr(services.notifications.Outgoing, "write", real_write)
+    services.store_intakes([_intake(world, 9)])  # may take the keys the rollback freed
+    for n, intake in enumerate(intakes):
+        (case,) = services.store_intakes([intake])
+        assert Case.objects.get(pk=case.pk).title == f"路灯不亮 {n} 号"
+        assert CaseSearchDoc.objects.get(case_id=case.pk).tokens == search.document(case)
+        events = CaseEvent.objects.filter(case_id=case.pk)
+        assert list(events.values_list("action", flat=True)) == [Action.CREATE]
+        assert OutboundMessage.objects.get(case_id=case.pk).recipient == f"1390000000{n}"
+    assert Case.objects.count() == 4

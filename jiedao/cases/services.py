@@ -222,6 +222,8 @@ class _IntakeRows:
     def __init__(self, intakes: Sequence[Intake]):
         self.intakes = intakes
         self.cases = [intake.case for intake in intakes]
+        for case in self.cases:  # a key left by a batch that rolled back is not the case's
+            case.pk = None
         self.case_rows = bulk.values(self.cases)
         self.docs = [CaseSearchDoc(case=case, tokens=search.document(case)) for case in self.cases]
         self.events = [_new_event(intake.by, case, Action.CREATE, "", Status.RECEIVED, intake.note,
