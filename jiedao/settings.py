@@ -118,8 +118,8 @@ TEMPLATES = [
 # --- Database -------------------------------------------------------------------------
 SQLITE_PATH = Path(env_str("JIEDAO_SQLITE_PATH", str(VAR_DIR / "jiedao.sqlite3")))
 DATABASE_URL = env_str("DATABASE_URL")
-# Each server thread keeps its connection this many seconds: opening one costs more CPU than a
-# whole intake's SQL (on SQLite: the PRAGMAs and Django's SQL functions, registered anew).
+# Each server thread keeps its connection this many seconds instead of opening one per request
+# (on SQLite that means running the PRAGMAs and registering Django's SQL functions anew).
 CONN_MAX_AGE = env_int("JIEDAO_CONN_MAX_AGE", 60)
 if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=CONN_MAX_AGE)}
