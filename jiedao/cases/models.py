@@ -162,8 +162,9 @@ class Case(models.Model):
     enterprise = models.ForeignKey("ledgers.Enterprise", verbose_name=_("企业"),
                                    on_delete=models.SET_NULL, null=True, blank=True, related_name="cases",
                                    db_index=False)
-    # The person columns, resident, enterprise (and merged_into) are mostly NULL: each has a partial index on its
-    # non-NULL rows (Meta.indexes) instead of the full one a ForeignKey gets by default.
+    # The person columns, resident, enterprise (and merged_into) are mostly NULL: each has a
+    # partial index on its non-NULL rows (Meta.indexes) instead of the full one a ForeignKey
+    # gets by default.
     requester_user = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("提交账号"),
                                        on_delete=models.SET_NULL, null=True, blank=True,
                                        related_name="requested_cases", db_index=False)

@@ -158,17 +158,3 @@ def insert[M: Model](objs: Sequence[M], *, match: str | None = None, batch_size:
             obj._state.db = alias
     return list(objs)
 
-
-def generic_values(obj: Model) -> list:
-    """The values Django's own path would write for ``obj`` (for tests of the shortcut)."""
-    alias = router.db_for_write(type(obj))
-    connection = connections[alias]
-    plan, _relations = _plan(type(obj), alias)
-    obj._prepare_related_fields_for_save(operation_name="insert")
-    return [field.get_db_prep_save(field.pre_save(obj, True), connection) for field, _a, _k in plan]
-
-
-def fast_values(obj: Model) -> list:
-    alias = router.db_for_write(type(obj))
-    plan, relations = _plan(type(obj), alias)
-    return _values(obj, plan, relations, connections[alias])
