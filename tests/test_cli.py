@@ -296,6 +296,15 @@ def _pgid(pid: int) -> int | None:
         return None
 
 
+def _alive(pid: int) -> bool:
+    """Running (not a zombie: the worker's parent is gone, so init reaps it)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rpartition(")")[2].split()[0] != "Z"
+
+
 def test_serve_really_serves_pages_and_static_files(scratch_database, tmp_path):
     env = scratch_database
     # Schema and demo data with the test settings: the same tables, but the fast password
@@ -342,9 +351,20 @@ def test_serve_really_serves_pages_and_static_files(scratch_database, tmp_path):
             status, text = _get(base + url)
             assert status == 200, url
             assert "{" in text, url
+        # granian alone stopped by its PID (no signal to the group): the task worker follows.
+        worker = next(int(pid) for pid, command in zip(group, commands, strict=True)
+                      if b"db_worker" in command)
+        os.kill(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=15)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and _alive(worker):
+            time.sleep(0.1)
+        assert not _alive(worker), "the task worker outlived granian"
     finally:
-        if proc.poll() is None:
+        try:  # the whole group, granian gone or not
             os.killpg(proc.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
         try:
             proc.wait(timeout=15)
         except subprocess.TimeoutExpired:

@@ -4,7 +4,8 @@ Prints where it listens and the demo logins (when the demo accounts exist), coll
 files when their manifest is missing or older than the sources, starts one background-task
 worker (``jiedao db_worker``: imports, outgoing messages) unless told not to, then replaces
 itself with granian (``os.execvp``) so that signals from a terminal or a service manager reach
-granian. The worker is in the same process group, so Ctrl-C or the service manager stops both.
+granian. The worker is in the same process group, so Ctrl-C or the service manager stops both;
+it is started with ``--exit-with-parent``, so it also stops when granian alone is killed.
 """
 
 import os
@@ -82,7 +83,8 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(f"jiedao 已启动: {url_for(host, port)}"))
         self._print_demo_logins()
         if not options["no_task_worker"]:
-            subprocess.Popen([sys.executable, "-m", "jiedao", "db_worker", "--no-reload"])
+            subprocess.Popen([sys.executable, "-m", "jiedao", "db_worker", "--no-reload",
+                              "--exit-with-parent"])
             self.stdout.write("后台任务进程已启动(导入、短信/企业微信发送)。")
         connections.close_all()
         sys.stdout.flush()

@@ -1,0 +1,49 @@
+"""``jiedao db_worker``: django-tasks-db's task worker, plus ``--exit-with-parent``.
+
+``jiedao serve`` starts the worker with that option and then becomes granian. Ctrl-C or a
+service manager reach both through their process group; but when granian alone dies — killed by
+its PID, or crashed — the worker would run on, orphaned, beside the next server's worker. With
+the option it notices within a second that its parent is gone and stops as if it had been sent
+SIGTERM: gracefully, finishing the task it is running. If it was already stopping, it is left
+to finish (a second SIGTERM would cut the running task short).
+"""
+
+import os
+import signal
+import threading
+import time
+
+from django_tasks_db.management.commands.db_worker import Command as TasksDbWorkerCommand
+
+POLL_SECONDS = 1.0
+
+
+def watch_parent(parent: int, *, poll: float = POLL_SECONDS) -> threading.Thread:
+    """Send this process SIGTERM once its parent ``parent`` is gone (it is re-parented)."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(poll)
+        # The worker's SIGTERM handler is its bound ``shutdown``; ``running`` is False once a
+        # first signal asked it to stop.
+        worker = getattr(signal.getsignal(signal.SIGTERM), "__self__", None)
+        if getattr(worker, "running", True):
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    thread = threading.Thread(target=watch, name="exit-with-parent", daemon=True)
+    thread.start()
+    return thread
+
+
+class Command(TasksDbWorkerCommand):
+    help = "运行后台任务进程(django-tasks-db);--exit-with-parent:父进程退出时随之停止。"
+
+    def add_arguments(self, parser):
+        super().add_arguments(parser)
+        parser.add_argument("--exit-with-parent", action="store_true",
+                            help="父进程(jiedao serve 启动的 granian)退出后,完成当前任务即停止")
+
+    def handle(self, *args, exit_with_parent: bool = False, **options):
+        if exit_with_parent:
+            watch_parent(os.getppid())
+        return super().handle(*args, **options)
