@@ -280,7 +280,10 @@ def group_cpu_seconds(pgid: int) -> dict[str, float]:
 
 def postgres_cpu_seconds() -> float:
     """CPU time of this machine's PostgreSQL server processes (0 if none): on two cores the
-    database's work competes with the server's. Any other PostgreSQL running here is counted too."""
+    database's work competes with the server's. Any other PostgreSQL running here is counted too;
+    on SQLite nothing is (another job's PostgreSQL is not this bench's database)."""
+    if not os.environ.get("DATABASE_URL"):
+        return 0.0
     total = 0.0
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:

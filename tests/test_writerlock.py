@@ -9,13 +9,23 @@ import time
 import pytest
 from django.db import connection
 
+from jiedao.core import walcheckpoint
 from jiedao.core.writerlock import writer_lock
 
 pytestmark = pytest.mark.skipif(connection.vendor != "sqlite", reason="a no-op on PostgreSQL")
 
 
 @pytest.fixture
-def on_a_file(tmp_path, monkeypatch):
+def checkpoints(monkeypatch) -> list[str]:
+    """What the lock asked of the WAL checkpointer (tests/test_walcheckpoint.py tests that)."""
+    calls: list[str] = []
+    monkeypatch.setattr(walcheckpoint, "defer_checkpoints", lambda: calls.append("defer"))
+    monkeypatch.setattr(walcheckpoint, "wrote", lambda alias: calls.append(f"wrote {alias}"))
+    return calls
+
+
+@pytest.fixture
+def on_a_file(tmp_path, monkeypatch, checkpoints):
     monkeypatch.setitem(connection.settings_dict, "NAME", str(tmp_path / "jiedao.sqlite3"))
     return tmp_path / "jiedao.sqlite3.writer-lock"
 
@@ -50,7 +60,9 @@ def test_a_second_writer_waits_for_the_first(on_a_file):
     assert on_a_file.exists()
 
 
-def test_nested_use_in_one_thread_does_not_wait_for_itself(on_a_file):
+def test_nested_use_in_one_thread_does_not_wait_for_itself(on_a_file, checkpoints):
     with writer_lock(), writer_lock():
         entered = True
     assert entered
+    # The outer lock defers SQLite's checkpoints before writing and asks for one after.
+    assert checkpoints == ["defer", "wrote default"]

@@ -6,6 +6,9 @@ of intakes each process's group commit would spend much of its time asleep after
 already free. Taking an ``flock`` on a file beside the database first makes the waiting
 writer block in the kernel and wake the moment the other one is done. PostgreSQL needs none of
 this (row locks queue without polling): there it is a no-op.
+
+Writers under this lock leave SQLite's WAL checkpoints to a thread (``walcheckpoint``), so
+that copying the log back into the database happens outside the one writer's turn.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from django.db import connection
+
+from jiedao.core import walcheckpoint
 
 _local = threading.local()
 
@@ -30,6 +35,7 @@ def writer_lock() -> Iterator[None]:
     if ":memory:" in path or "mode=memory" in path:
         yield  # an in-memory test database has a single process
         return
+    walcheckpoint.defer_checkpoints()
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
@@ -41,3 +47,4 @@ def writer_lock() -> Iterator[None]:
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)
+    walcheckpoint.wrote(connection.alias)
