@@ -183,7 +183,7 @@ def test_inboxes_per_persona(client, loop, world):
     assert 'data-tab="supervised"' in page
     response = client.get(reverse("cases:case_tab_counts"), {"tab": "supervised"},
                           headers={"HX-Request": "true"})
-    tabs = {t.key: n for t, n in response.context["tabs"]}
+    tabs = {t.key: n for t, n, _href in response.context["tabs"]}
     assert tabs["supervised"] == "1" and tabs["overdue"] == "1" and tabs["all"] == "6"
     assert 'data-tab="overdue"' in response.content.decode() and "<html" not in response.content.decode()
 
@@ -856,3 +856,86 @@ def test_one_street_only_for_unit_branches_under_one_street(loop, world):
     assert queries._one_street([Q(org_unit_id__in=[loop.langong.pk, other.pk])]) is None
     assert queries._one_street([Q(street_id__in=[street.pk]), Q(handler_unit_id__in=[loop.chengguan.pk])]) \
         == street.pk
+
+
+def test_tab_counts_in_one_statement_agree_with_each_count(client, loop, world,
+                                                           django_assert_max_num_queries):
+    """count_many (the htmx tab counts, every tab at once) gives each tab's count_parts, below
+    and at the cap; the tab-counts fragment shows them, for each persona its own (two users in
+    turn, then a new case, must not get another's or an old count)."""
+    from jiedao.cases import inbox as queries
+
+    _inbox_world(loop, world)
+    now = timezone.now()
+    for user in (loop.lingdao, loop.shequ, loop.keshi, loop.wangge):
+        tabs = queries.tabs_for(user)
+        unions = [[queries.split(Case.objects.all(), b) for b in queries.tab_branches(user, t.key, now)]
+                  for t in tabs]
+        for cap in (1, 3, 1000):
+            assert queries.count_many(unions, cap=cap) == [queries.count_parts(u, cap=cap) for u in unions]
+        assert queries.count_many([]) == [] and queries.count_many([[]]) == [0]
+
+    def shown(user):
+        client.force_login(user)
+        response = client.get(reverse("cases:case_tab_counts"), {"tab": "all"},
+                              headers={"HX-Request": "true"})
+        return {t.key: n for t, n, _href in response.context["tabs"]}
+
+    def expected(user):
+        now = timezone.now()
+        return {t.key: queries.count_label(min(queries.tab_queryset(user, t.key, now).count(), 1000))
+                for t in queries.tabs_for(user)}
+
+    for _round in range(2):
+        for user in (loop.shequ, loop.lingdao, loop.keshi, loop.shequ):
+            assert shown(user) == expected(user), user.username
+        assert shown(loop.shequ) != shown(loop.keshi)
+        before = shown(loop.shequ)["all"]
+        loop.create("新到的工单")
+        assert int(shown(loop.shequ)["all"]) == int(before) + 1
+    client.force_login(loop.shequ)
+    with django_assert_max_num_queries(12):  # session, user, grants, visibility, two counts, …
+        client.get(reverse("cases:case_tab_counts"), {"tab": "all"}, headers={"HX-Request": "true"})
+
+
+def test_tab_links_are_what_the_querystring_tag_wrote(rf, loop):
+    """views.tab_links replaces ``{% url 'cases:case_list' %}{% querystring tab=… page=None %}``:
+    the same href for a query with other filters, a page, repeated keys and characters to quote."""
+    from django.template import RequestContext, Template
+    from django.utils.html import escape
+
+    from jiedao.cases import inbox as queries
+    from jiedao.cases.views import tab_links
+
+    tag = Template("{% for t in tabs %}{% url 'cases:case_list' %}{% querystring tab=t.key page=None %}|"
+                   "{% endfor %}")
+    tabs = queries.tabs_for(loop.shequ)
+    for query in ("", "tab=all", "page=3&tab=overdue&q=漏水 楼道&kind=demand", "status=a&status=b&x=%26%3D",
+                  "q=<script>&page=2"):
+        request = rf.get("/cases/?" + query)
+        ours = "".join(escape(link) + "|" for link in tab_links(request, tabs))
+        assert ours == tag.render(RequestContext(request, {"tabs": tabs})), query
+
+
+@pytest.mark.parametrize("dense", [False, True])
+def test_walked_search_matches_the_full_text_index(loop, monkeypatch, dense):
+    """search(…, walk=True) on SQLite tests each case's stored tokens instead of the FTS
+    index: the same cases for words, phrases of pairs, several parts, codes and numbers, and
+    no match for part of a Latin word or pairs that are not adjacent."""
+    from django.db import connection
+
+    from jiedao.cases import search
+
+    made = [loop.create("楼道水管漏水", address="兰宫路12号3栋"),
+            loop.create("广场舞噪音扰民", address="兰宫路8号"),
+            loop.create("漏,水管坏了 abc123", address="新村7号"),
+            loop.create("水漏了", address="兰宫路12号")]
+    monkeypatch.setattr(search, "DENSE_MATCHES", 0 if dense else 10**9)
+    queries = ["漏水", "水管漏水", "楼道 漏水", "兰宫路", "兰宫路 噪音", "漏噪", "abc123", "abc", "12",
+               "漏 水管", "12号", made[0].tracking_code.lower(), "13800138000", "水漏", "管漏水坏"]
+    for text in queries:
+        plain = set(search.search(Case.objects.all(), text))
+        walked = set(search.search(Case.objects.all(), text, walk=True))
+        assert walked == plain, (text, connection.vendor)
+    assert set(search.search(Case.objects.all(), "漏水", walk=True)) == {made[0]}
+    assert set(search.search(Case.objects.all(), "abc", walk=True)) == set()

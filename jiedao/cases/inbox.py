@@ -11,6 +11,7 @@ over the same ranges). The list view (views.case_list) and bench/cases_inbox.py 
 from __future__ import annotations
 
 import datetime as dt
+import html
 import re
 from dataclasses import dataclass
 
@@ -135,10 +136,12 @@ def tab_queryset(user, key: str, now=None) -> QuerySet[Case]:
     return base
 
 
-def tab_branches(user, key: str, now=None) -> list[Q]:
+def tab_branches(user, key: str, now=None, visible: list[Q] | None = None) -> list[Q]:
     """The same rows as ``tab_queryset(user, key)``, as the conditions whose OR it is — each
     branch of the user's scope with the tab's condition — so that the list can ask each on its
-    own (``first_ids``). ``tests/test_cases_pages.py`` checks both give the same cases."""
+    own (``first_ids``). ``tests/test_cases_pages.py`` checks both give the same cases.
+    ``visible``: ``permissions.visible_branches(user)`` when the caller has it already (the tab
+    counts ask it once for every tab: it reads the user's own cases outside their units)."""
     now = now or timezone.now()
     match key:
         case "dispatch" | "review":
@@ -161,7 +164,9 @@ def tab_branches(user, key: str, now=None) -> list[Q]:
             condition = Q(supervised_at__isnull=False, status__in=LIVE_STATUSES)
         case _:
             condition = Q()
-    return [b & condition for b in permissions.visible_branches(user)]
+    if visible is None:
+        visible = permissions.visible_branches(user)
+    return [b & condition for b in visible]
 
 
 # Columns whose IN-lists are asked one value at a time: each (unit, status) pair is one range of
@@ -282,17 +287,9 @@ def first_ids(parts: list[Part], ordering: tuple[str, ...], start: int, stop: in
         return [row[0] for row in cursor.fetchall()]
 
 
-def count_parts(parts: list[Part], cap: int = COUNT_CAP) -> int:
-    """How many cases the union of ``parts`` holds, counted up to ``cap`` (exact below it).
-
-    First each part is counted on its own, up to ``cap``, in one statement: its index ranges
-    (``split``; disjoint, one value each) read one after the other until ``cap`` rows
-    (``_ranges``), selecting nothing but a constant so that the index alone answers
-    (PostgreSQL's index-only scans, SQLite's covering indexes). A part at the cap settles it;
-    so does a single part. Only when every part holds fewer than ``cap`` are their ids united,
-    in a second statement that reads fewer than ``cap`` rows per part. Asked per range, each is
-    an index range on both databases: with its IN-lists whole, PostgreSQL read the LIMIT of an
-    overdue community tab by a sequential scan (tens of thousands of rows)."""
+def _count_sql(parts: list[Part], cap: int) -> tuple[list[str], list, list[str], list]:
+    """``count_parts``'s statements for ``parts``: one capped COUNT per part (a scalar subquery
+    each) and its capped ids, to unite when more than one part holds some."""
     qn = connection.ops.quote_name
     table, limit = qn(Case._meta.db_table), f" LIMIT {int(cap)}"
     counts, ids, count_params, id_params = [], [], [], []
@@ -305,17 +302,57 @@ def count_parts(parts: list[Part], cap: int = COUNT_CAP) -> int:
         count_params.extend(ones[1])
         ids.append(f"SELECT * FROM (SELECT * FROM ({each[0]}) AS r{i}{limit}) AS c{i}")
         id_params.extend(each[1])
-    if not counts:
-        return 0
+    return counts, count_params, ids, id_params
+
+
+def count_parts(parts: list[Part], cap: int = COUNT_CAP) -> int:
+    """How many cases the union of ``parts`` holds, counted up to ``cap`` (exact below it).
+
+    First each part is counted on its own, up to ``cap``, in one statement: its index ranges
+    (``split``; disjoint, one value each) read one after the other until ``cap`` rows
+    (``_ranges``), selecting nothing but a constant so that the index alone answers
+    (PostgreSQL's index-only scans, SQLite's covering indexes). A part at the cap settles it;
+    so does a single part. Only when every part holds fewer than ``cap`` are their ids united,
+    in a second statement that reads fewer than ``cap`` rows per part. Asked per range, each is
+    an index range on both databases: with its IN-lists whole, PostgreSQL read the LIMIT of an
+    overdue community tab by a sequential scan (tens of thousands of rows)."""
+    return count_many([parts], cap)[0]
+
+
+def count_many(unions: list[list[Part]], cap: int = COUNT_CAP) -> list[int]:
+    """``count_parts`` of each list of parts in ``unions`` (the tab counts), in two statements
+    at most whatever their number: every part's capped count as one column of one ``SELECT``,
+    then the unions that need their ids united, again one column each. Each column is the same
+    subquery ``count_parts`` asks; one statement instead of one or two per tab saves each a
+    round trip and the statement's overhead (on PostgreSQL parsing, planning and the executor's
+    start)."""
+    built = [_count_sql(parts, cap) for parts in unions]
+    columns = [sql for counts, _p, _i, _ip in built for sql in counts]
+    if not columns:
+        return [0] * len(unions)
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {', '.join(counts)}", count_params)
-        each = cursor.fetchone()
-        if max(each) >= cap:
-            return cap
-        if sum(1 for n in each if n) <= 1:
-            return max(each)
-        cursor.execute(f"SELECT COUNT(*) FROM ({' UNION '.join(ids)}) AS united", id_params)
-        return min(cursor.fetchone()[0], cap)
+        cursor.execute(f"SELECT {', '.join(columns)}", [p for _c, params, _i, _ip in built for p in params])
+        row = cursor.fetchone()
+        results: list[int] = []
+        united, united_params, pending, at = [], [], [], 0
+        for i, (counts, _params, ids, id_params) in enumerate(built):
+            each, at = row[at:at + len(counts)], at + len(counts)
+            if not each:
+                results.append(0)
+            elif max(each) >= cap:
+                results.append(cap)
+            elif sum(1 for n in each if n) <= 1:
+                results.append(max(each))
+            else:
+                results.append(0)
+                pending.append(i)
+                united.append(f"(SELECT COUNT(*) FROM ({' UNION '.join(ids)}) AS united{i})")
+                united_params.extend(id_params)
+        if united:
+            cursor.execute(f"SELECT {', '.join(united)}", united_params)
+            for i, n in zip(pending, cursor.fetchone(), strict=True):
+                results[i] = min(n, cap)
+    return results
 
 
 def tabs_for(user) -> list[Tab]:
@@ -436,6 +473,12 @@ _ROW = ('<tr data-case="{code}">\n'
         '          <td data-label="{l_deadline}"><time datetime="{deadline_iso}">{deadline}</time></td>\n'
         '          <td data-label="{l_created}">{created}</td>\n'
         '        </tr>')
+
+
+def _esc(value) -> str:
+    return html.escape(str(value))
+
+
 _ROW_LABELS = (("l_code", "查询码"), ("l_title", "标题"), ("l_category", "分类"), ("l_place", "社区/网格"),
                ("l_requester", "诉求人"), ("l_handler", "承办"), ("l_status", "状态"), ("l_deadline", "期限"),
                ("l_created", "受理时间"))
@@ -444,18 +487,19 @@ _ROW_LABELS = (("l_code", "查询码"), ("l_title", "标题"), ("l_category", "�
 def _row_html(case, row: dict, labels: dict) -> str:
     """One ``<tr>`` of the list, as the template wrote it before (``tests/test_cases_pages.py``
     renders both and compares): thirty rows through the template engine were a quarter of the
-    page's CPU."""
+    page's CPU. ``_esc`` is Django's ``escape`` without its lazy-string wrapper (the same
+    ``html.escape`` of ``str(value)``): eight calls a row."""
     if case.handler_id is not None and case.handler is not None:
-        handler = escape(case.handler.full_name or case.handler.username)
+        handler = _esc(case.handler.full_name or case.handler.username)
     elif case.handler_unit_id is not None and case.handler_unit is not None:
-        handler = escape(case.handler_unit.name)
+        handler = _esc(case.handler_unit.name)
     else:
         handler = "—"
     deadline = timezone.localtime(case.deadline_at)
     return _ROW.format(
-        **labels, code=escape(case.tracking_code), url=escape(row["url"]), title=escape(case.title),
-        category=escape(case.category), place=escape(case.org_unit.name),
-        requester=escape(row["requester"] or "—"), handler=handler, status=row["status_html"],
+        **labels, code=_esc(case.tracking_code), url=_esc(row["url"]), title=_esc(case.title),
+        category=_esc(case.category), place=_esc(case.org_unit.name),
+        requester=_esc(row["requester"] or "—"), handler=handler, status=row["status_html"],
         # the template's |date:"c", "m-d H:i" and "Y-m-d H:i": numbers only, no locale
         deadline_iso=deadline.isoformat(), deadline=deadline.strftime("%m-%d %H:%M"),
         created=timezone.localtime(case.created_at).strftime("%Y-%m-%d %H:%M"))
@@ -794,13 +838,19 @@ def inbox_page(user, tab_key: str, params, page_number, now):
             # The branches as one condition: the search's matches drive the count (each match
             # tested once against the whole scope, not once per branch) and the first page
             # walks the list's order once, testing each case of the scope against the matches.
+            # On SQLite a word with many matches (``search.dense``, counted once here) is found
+            # by walking the list's order, each case of the scope tested on its own document.
             plain = Case.objects.filter(permissions.any_of(branches) & condition)
-            counted = listed = [search(plain, text)]
             ids = capped_ids(plain, text, COUNT_CAP)
             if ids is not None:
                 total = min(len(ids), COUNT_CAP)
-            if len(branches) > 1 and dense(text):
-                listed = [search(_walked_scope(branches).filter(condition), text)]
+            is_dense = dense(text)
+            counted = listed = [search(plain, text, is_dense=is_dense)]
+            if is_dense:
+                walked = _walked_scope(branches).filter(condition) if len(branches) > 1 else plain
+                listed = [search(walked, text, is_dense=True, walk=True)]
+            elif connection.vendor == "postgresql":
+                listed = [search(plain, text, walk=True)]
         else:
             counted = listed = []
         parts = [Part(qs) for qs in listed]

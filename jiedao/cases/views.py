@@ -44,7 +44,7 @@ from .inbox import (
     _list_rows,
     capped_count,
     count_label,
-    count_parts,
+    count_many,
     filter_bar,
     get_case,
     inbox_page,
@@ -89,7 +89,8 @@ def case_list(request):
     # does not wait for six more counts.
     context = {
         "form": form, "filter_bar": filter_bar(form),
-        "tabs": [(t, count_label(total) if t.key == tab_key else "") for t in tabs], "tab": tab,
+        "tabs": [(t, count_label(total) if t.key == tab_key else "", href)
+                 for t, href in zip(tabs, tab_links(request, tabs), strict=True)], "tab": tab,
         "rows": _list_rows(page, user, now), "page": page, "total": count_label(total),
         "can_create": has_cap(user, Cap.BUSINESS_WRITE) or has_cap(user, Cap.GRID_REPORT),
         "export_limit": EXPORT_LIMIT, "nav_current": "cases",
@@ -98,6 +99,19 @@ def case_list(request):
                     and request.htmx.target == "case-table")
     template = "cases/case_list.html#case_table" if partial_only else "cases/case_list.html"
     return render(request, template, context)
+
+
+def tab_links(request, tabs) -> list[str]:
+    """Each tab's link: the list's URL with this request's query but ``tab`` set and ``page``
+    dropped — what ``{% url 'cases:case_list' %}{% querystring tab=… page=None %}`` wrote, built
+    here once rather than through two tags per tab."""
+    base, links = reverse("cases:case_list"), []
+    for t in tabs:
+        params = request.GET.copy()
+        params["tab"] = t.key
+        params.pop("page", None)
+        links.append(f"{base}?{params.urlencode()}")
+    return links
 
 
 @require_GET
@@ -110,9 +124,13 @@ def case_tab_counts(request):
     now = timezone.now()
     tabs = tabs_for(user)
     tab_key = request.GET.get("tab") if request.GET.get("tab") in {t.key for t in tabs} else tabs[0].key
-    counts = [(t, count_label(count_parts([split(Case.objects.all(), branch)
-                                           for branch in tab_branches(user, t.key, now)])))
-              for t in tabs]
+    # Every tab counted in one statement (two when a tab's branches must be united), the
+    # user's visibility read once for all of them.
+    visible = permissions.visible_branches(user)
+    counted = count_many([[split(Case.objects.all(), branch)
+                           for branch in tab_branches(user, t.key, now, visible)] for t in tabs])
+    links = tab_links(request, tabs)
+    counts = [(t, count_label(n), href) for t, n, href in zip(tabs, counted, links, strict=True)]
     return render(request, "cases/case_list.html#tab_nav",
                   {"tabs": counts, "tab": TAB_BY_KEY[tab_key], "counted": True})
 
