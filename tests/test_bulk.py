@@ -140,3 +140,43 @@ def test_rows_of_every_kind_of_value_come_back_as_written(world):
         assert got.case_id == case.pk and got.note == text and got.actor_id == (user.pk if i % 2 else None)
         assert got.data == {"text": text, "list": [1, None, text], "nested": {"k": text}}
         assert got.at == now + dt.timedelta(seconds=i)
+
+
+def test_rows_computed_before_their_case_was_saved_get_its_key(world):
+    """``values(…, late=("case",))`` before the case has a key; ``insert(…, rows=, late=)`` after:
+    the rows point at the case, the objects carry its key, and a case still unsaved is refused."""
+    import pytest
+    from django.utils import timezone
+
+    from jiedao.accounts.roles import Role
+    from jiedao.cases.models import Action, CaseEvent, CaseSearchDoc, Channel, OutboundMessage
+    from jiedao.cases.services import Actor, check_intake
+
+    user = world.users[Role.COMMUNITY_WORKER]
+
+    def intake():
+        return check_intake(Actor(user=user), title="井盖破损", channel=Channel.PHONE,
+                            category=Category.objects.get(code="part-facilities"),
+                            community=world.units["360103012001"], requester_phone="13900000000").case
+
+    now = timezone.now()
+    cases = [intake(), intake()]
+    events = [CaseEvent(case=case, action=Action.CREATE, at=now, actor=user, actor_label="x", from_status="",
+                        to_status="received", note="", data={}) for case in cases]
+    docs = [CaseSearchDoc(case=case, tokens="井盖 破损") for case in cases]
+    messages = [OutboundMessage(channel="sms", recipient="13900000000", text="t", case=case, created_at=now,
+                                next_attempt_at=now) for case in cases]
+    late = ("case",)
+    rows = {model: bulk.values(objs, late=late) for model, objs in
+            ((CaseEvent, events), (CaseSearchDoc, docs), (OutboundMessage, messages))}
+    with pytest.raises(ValueError, match="unsaved"):
+        bulk.insert(events, match="case", rows=rows[CaseEvent], late=late)
+    bulk.insert(cases, match="tracking_code")
+    bulk.insert(events, match="case", rows=rows[CaseEvent], late=late)
+    bulk.insert(docs, rows=rows[CaseSearchDoc], late=late)
+    bulk.insert(messages, rows=rows[OutboundMessage], late=late)
+    for case, event, message in zip(cases, events, messages, strict=True):
+        assert event.case_id == case.pk and message.case_id == case.pk
+        assert CaseEvent.objects.get(pk=event.pk).case_id == case.pk
+        assert OutboundMessage.objects.get(pk=message.pk).case_id == case.pk
+        assert CaseSearchDoc.objects.get(case=case).tokens == "井盖 破损"

@@ -137,11 +137,16 @@ def outbound(items: list[tuple[str, str, str, Case | None]], *,
             for channel, recipient, text, case in items if recipient]
 
 
-def queue_messages(messages: list[OutboundMessage]) -> list[OutboundMessage]:
-    """Write the rows from ``outbound`` (in the caller's transaction) and see they are sent."""
+CASE = ("case",)  # a message's case may be saved in the same transaction, after its row was built
+
+
+def queue_messages(messages: list[OutboundMessage], *,
+                   rows: list[list] | None = None) -> list[OutboundMessage]:
+    """Write the rows from ``outbound`` (in the caller's transaction) and see they are sent.
+    ``rows``: their ``bulk.values(messages, late=CASE)``, computed ahead."""
     if is_muted() or not messages:
         return []
-    bulk.insert(messages)
+    bulk.insert(messages, rows=rows, late=CASE)
     if _queue_in_this_database():
         # The task row commits or rolls back with the messages, in the same transaction: no
         # second write after commit.

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from django.utils.translation import gettext as _
 
 from jiedao.accounts.models import User
+from jiedao.core import bulk
 from jiedao.core.identifiers import MOBILE_RE
 
 from . import messaging
@@ -63,6 +64,7 @@ class Outgoing:
     rows: list[Notification]
     wecom: list[tuple[Case, str, set[int]]]
     sms: list[OutboundMessage]
+    sms_rows: list[list]  # ``bulk.values`` of ``sms``, computed ahead (the case's key late)
 
     def write(self) -> None:
         if self.rows:
@@ -76,8 +78,9 @@ class Outgoing:
             for case, text, staff in self.wecom:
                 messages.extend((messaging.WECOM, names[pk], text, case)
                                 for pk in sorted(staff) if pk in names)
-        outbound = self.sms + messaging.outbound(messages, at=self.sms[0].created_at if self.sms else None)
-        messaging.queue_messages(outbound)
+        wecom = messaging.outbound(messages, at=self.sms[0].created_at if self.sms else None)
+        messaging.queue_messages(self.sms + wecom,
+                                 rows=self.sms_rows + bulk.values(wecom, late=messaging.CASE))
 
 
 def outgoing(steps: list[tuple[Case, CaseEvent]]) -> Outgoing:
@@ -104,4 +107,5 @@ def outgoing(steps: list[tuple[Case, CaseEvent]]) -> Outgoing:
             wecom.append((case, text, staff))
         if event.action in SMS_TO_REQUESTER and MOBILE_RE.match(case.requester_phone or ""):
             sms.append((messaging.SMS, case.requester_phone, sms_text(case, event), case))
-    return Outgoing(rows, wecom, [] if messaging.is_muted() else messaging.outbound(sms))
+    messages = [] if messaging.is_muted() else messaging.outbound(sms)
+    return Outgoing(rows, wecom, messages, bulk.values(messages, late=messaging.CASE))

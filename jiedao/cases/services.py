@@ -213,6 +213,9 @@ def store_intakes(intakes: Sequence[Intake]) -> list[Case]:
     return _IntakeRows(intakes).store()
 
 
+CASE = ("case",)  # the foreign key filled in at insert (``bulk.values(…, late=)``)
+
+
 class _IntakeRows:
     """The rows of checked intakes, built before the transaction: on SQLite the transaction is
     the one writer of the whole system, so what needs no database is done before queueing for
@@ -229,13 +232,16 @@ class _IntakeRows:
         self.events = [_new_event(intake.by, case, Action.CREATE, "", Status.RECEIVED, intake.note,
                                   {"channel": case.channel}, case.created_at)
                        for intake, case in zip(intakes, self.cases, strict=True)]
+        # Their rows too, but for the case's key, which the insert fills in.
+        self.doc_rows = bulk.values(self.docs, late=CASE)
+        self.event_rows = bulk.values(self.events, late=CASE)
         self.outgoing = notifications.outgoing(list(zip(self.cases, self.events, strict=True)))
 
     def store(self) -> list[Case]:
         with atomic():
             bulk.insert(self.cases, match="tracking_code", rows=self.case_rows)
-            bulk.insert(self.docs)
-            bulk.insert(self.events, match="case")  # one create event per case
+            bulk.insert(self.docs, rows=self.doc_rows, late=CASE)
+            bulk.insert(self.events, match="case", rows=self.event_rows, late=CASE)  # one per case
             for intake, case, event in zip(self.intakes, self.cases, self.events, strict=True):
                 case.intake_event = event  # the whole timeline of a new case, for the caller's answer
                 record(by=intake.by, event_type="cases.create", target=case, org_unit=case.org_unit,

@@ -84,9 +84,10 @@ def _plan(model: type[Model], alias: str) -> tuple[tuple[tuple[models.Field, str
     return tuple((f, f.attname, _kind(f)) for f in fields), relations
 
 
-def _values(obj: Model, plan, relations, connection) -> list:
+def _values(obj: Model, plan, relations, connection, late: tuple[str, ...] = ()) -> list:
     for relation in relations:  # a related object assigned before it had a key: Django's checks
-        if getattr(obj, relation.attname) is None and relation.get_cached_value(obj, None) is not None:
+        if (relation.name not in late and getattr(obj, relation.attname) is None
+                and relation.get_cached_value(obj, None) is not None):
             obj._prepare_related_fields_for_save(operation_name="insert")
             break
     adapt = connection.ops.adapt_datetimefield_value
@@ -104,27 +105,47 @@ def _values(obj: Model, plan, relations, connection) -> list:
     return out
 
 
-def values(objs: Sequence[Model]) -> list[list]:
+def values(objs: Sequence[Model], *, late: tuple[str, ...] = ()) -> list[list]:
     """Each object's row as ``insert`` would write it now: computed ahead, e.g. before waiting
-    for a lock, and handed to ``insert(…, rows=)``. Objects whose foreign keys point to objects
-    not yet saved must not be computed ahead (their key is not known yet)."""
+    for a lock, and handed to ``insert(…, rows=, late=)``. ``late`` names foreign keys whose
+    related objects are not saved yet: ``insert`` fills in their keys when it writes the rows."""
     if not objs:
         return []
     model = type(objs[0])
     alias = router.db_for_write(model)
     plan, relations = _plan(model, alias)
-    return [_values(obj, plan, relations, connections[alias]) for obj in objs]
+    return [_values(obj, plan, relations, connections[alias], late) for obj in objs]
+
+
+@lru_cache(maxsize=256)
+def _late_columns(model: type[Model], alias: str,
+                  late: tuple[str, ...]) -> tuple[tuple[models.Field, int], ...]:
+    plan, _relations = _plan(model, alias)
+    index = {field.name: i for i, (field, _attname, _kind) in enumerate(plan)}
+    return tuple((model._meta.get_field(name), index[name]) for name in late)
+
+
+def _fill_late(obj: Model, row: list, columns, connection) -> None:
+    """The keys of ``late`` related objects, saved since the row was computed."""
+    for field, i in columns:
+        related = field.get_cached_value(obj, None)
+        if related is None:
+            continue  # none was assigned: the row holds what the object holds
+        if related.pk is None:
+            raise ValueError(f"{type(obj).__name__}.{field.name}: the related object is still unsaved")
+        setattr(obj, field.attname, related.pk)
+        row[i] = field.get_db_prep_save(related.pk, connection)
 
 
 def insert[M: Model](objs: Sequence[M], *, match: str | None = None, batch_size: int = 200,
-                     rows: Sequence[list] | None = None) -> list[M]:
+                     rows: Sequence[list] | None = None, late: tuple[str, ...] = ()) -> list[M]:
     """Insert ``objs`` (all of one model, all new); set their primary keys; return them.
 
     ``match`` names a field unique among ``objs`` (e.g. ``tracking_code``): the new keys are then
     paired with the rows by it, since neither database promises to return rows in the order
     they were given (SQLite says so outright); without it the order is trusted, as Django's
     ``bulk_create`` trusts it. Models whose key is not generated need no pairing. ``rows``, if
-    given, are the objects' rows from ``values``."""
+    given, are the objects' rows from ``values`` with the same ``late``."""
     if not objs:
         return list(objs)
     model = type(objs[0])
@@ -136,6 +157,10 @@ def insert[M: Model](objs: Sequence[M], *, match: str | None = None, batch_size:
         sql, generated, columnar = _statement(model, alias, len(chunk), match)
         if rows is not None:
             chunk_rows = rows[start:start + batch_size]
+            if late:
+                columns = _late_columns(model, alias, late)
+                for obj, row in zip(chunk, chunk_rows, strict=True):
+                    _fill_late(obj, row, columns, connection)
         else:
             chunk_rows = [_values(obj, plan, relations, connection) for obj in chunk]
         if columnar:
