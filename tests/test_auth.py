@@ -121,6 +121,31 @@ def test_activity_within_the_timeout_keeps_the_session(client, world, settings):
     assert client.session[SESSION_KEY] > time.time() - 5  # the clock was reset
 
 
+def test_activity_is_written_to_the_session_at_most_once_a_minute(client, world):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from jiedao.accounts.middleware import TOUCH_SECONDS
+
+    client.force_login(world.users[Role.LEADER])
+    client.get("/")
+    session = client.session
+    recent = time.time() - TOUCH_SECONDS / 2
+    session[SESSION_KEY] = recent
+    session.save()
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get("/").status_code == 200
+    assert client.session[SESSION_KEY] == recent  # not rewritten: no write for this page
+    writes = [q["sql"] for q in queries if "django_session" in q["sql"]
+              and q["sql"].lstrip().upper().startswith(("UPDATE", "INSERT"))]
+    assert writes == []
+    session = client.session
+    session[SESSION_KEY] = time.time() - TOUCH_SECONDS - 1
+    session.save()
+    client.get("/")
+    assert client.session[SESSION_KEY] > time.time() - 5  # a minute on: written again
+
+
 def test_logout_is_a_post_and_is_audited(client, world):
     client.force_login(world.users[Role.LEADER])
     assert client.get("/accounts/logout/").status_code == 405
