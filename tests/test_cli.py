@@ -30,7 +30,7 @@ from jiedao.accounts.services import user_create
 from jiedao.audit.models import AuditChainHead, AuditEvent
 from jiedao.audit.trail import Actor, verify
 from jiedao.core import backup as backup_module
-from jiedao.core.management.commands.serve import granian_argv
+from jiedao.core.management.commands.serve import granian_argv, task_worker_argv
 from jiedao.core.models import OrgUnit
 from jiedao.demo.organisation import DEMO_PASSWORD
 
@@ -303,6 +303,38 @@ def _alive(pid: int) -> bool:
     except FileNotFoundError:
         return False
     return stat.rpartition(")")[2].split()[0] != "Z"
+
+
+def test_a_task_worker_whose_parent_is_gone_before_it_looks_stops(tmp_path):
+    """The race the PID argument closes: the parent (granian) died while the worker was still
+    starting, so ``os.getppid()`` would already name its new parent."""
+    env = {**subprocess_env(tmp_path), "DJANGO_SETTINGS_MODULE": "tests.settings",
+           "PYTHONPATH": str(REPO)}
+    code = ("import django, time; django.setup()\n"
+            "from jiedao.core.management.commands.db_worker import watch_parent\n"
+            "watch_parent(2 ** 22 + 1, poll=0.05)  # no such process: never this one's parent\n"
+            "time.sleep(30)\n")
+    started = time.monotonic()
+    result = subprocess.run([sys.executable, "-c", code], env=env, cwd=REPO, timeout=60,
+                            capture_output=True, text=True)
+    assert result.returncode == -signal.SIGTERM, result.stderr
+    assert time.monotonic() - started < 20
+
+
+def test_the_task_worker_watches_the_pid_it_is_given(monkeypatch):
+    """``serve`` passes its own PID (it becomes granian); without one the worker's parent."""
+    from django_tasks_db.management.commands.db_worker import Command as TasksDbWorkerCommand
+
+    from jiedao.core.management.commands import db_worker
+
+    watched: list[int] = []
+    monkeypatch.setattr(db_worker, "watch_parent", watched.append)
+    monkeypatch.setattr(TasksDbWorkerCommand, "handle", lambda self, *args, **options: None)
+    db_worker.Command().handle(exit_with_parent=4321)
+    db_worker.Command().handle(exit_with_parent=0)
+    db_worker.Command().handle()
+    assert watched == [4321, os.getppid()]
+    assert f"--exit-with-parent={os.getpid()}" in task_worker_argv()
 
 
 def test_serve_really_serves_pages_and_static_files(scratch_database, tmp_path):

@@ -1,6 +1,6 @@
 """``jiedao db_worker``: django-tasks-db's task worker, plus ``--exit-with-parent``.
 
-``jiedao serve`` starts the worker with that option and then becomes granian. Ctrl-C or a
+``jiedao serve`` starts the worker with that option and its own PID, then becomes granian. Ctrl-C or a
 service manager reach both through their process group; but when granian alone dies — killed by
 its PID, or crashed — the worker would run on, orphaned, beside the next server's worker. With
 the option it notices within a second that its parent is gone and stops as if it had been sent
@@ -40,10 +40,13 @@ class Command(TasksDbWorkerCommand):
 
     def add_arguments(self, parser):
         super().add_arguments(parser)
-        parser.add_argument("--exit-with-parent", action="store_true",
-                            help="父进程(jiedao serve 启动的 granian)退出后,完成当前任务即停止")
+        parser.add_argument("--exit-with-parent", nargs="?", type=int, const=0, default=None, metavar="PID",
+                            help="父进程(默认为启动本进程者;jiedao serve 传入将成为 granian 的进程号)"
+                                 "退出后,完成当前任务即停止")
 
-    def handle(self, *args, exit_with_parent: bool = False, **options):
-        if exit_with_parent:
-            watch_parent(os.getppid())
+    def handle(self, *args, exit_with_parent: int | None = None, **options):
+        if exit_with_parent is not None:
+            # The PID given by the starter, not os.getppid() now: on a busy machine the parent
+            # may already be gone by the time Django is set up, and the worker re-parented.
+            watch_parent(exit_with_parent or os.getppid())
         return super().handle(*args, **options)

@@ -48,6 +48,12 @@ def granian_argv(host: str, port: int, workers: int) -> list[str]:
     ]
 
 
+def task_worker_argv() -> list[str]:
+    """The background-task worker ``serve`` starts. This process becomes granian (``execvp``),
+    so the worker watches this PID and stops when it is gone."""
+    return [sys.executable, "-m", "jiedao", "db_worker", "--no-reload", f"--exit-with-parent={os.getpid()}"]
+
+
 def url_for(host: str, port: int) -> str:
     shown = f"[{host}]" if ":" in host and not host.startswith("[") else host
     return f"http://{shown}:{port}/"
@@ -83,8 +89,7 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(f"jiedao 已启动: {url_for(host, port)}"))
         self._print_demo_logins()
         if not options["no_task_worker"]:
-            subprocess.Popen([sys.executable, "-m", "jiedao", "db_worker", "--no-reload",
-                              "--exit-with-parent"])
+            subprocess.Popen(task_worker_argv())
             self.stdout.write("后台任务进程已启动(导入、短信/企业微信发送)。")
         connections.close_all()
         sys.stdout.flush()
