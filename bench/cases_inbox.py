@@ -159,7 +159,10 @@ INBOXES = [
     ("网格 全部 (grid)", "wangge", "all", {}),
 ]
 SEARCHES = [("领导 搜索“漏水”", "lingdao", "all", {"q": "漏水"}),
-            ("社区 搜索“漏水”", "shequ", "all", {"q": "漏水"})]
+            ("社区 搜索“漏水”", "shequ", "all", {"q": "漏水"}),
+            # a phrase of two pairs as common as 漏水, and three parts (one in every address)
+            ("社区 搜索“停车难”", "shequ", "all", {"q": "停车难"}),
+            ("社区 搜索“兰宫路社区17号”", "shequ", "all", {"q": "兰宫路社区17号"})]
 
 
 def main() -> None:

@@ -937,5 +937,64 @@ def test_walked_search_matches_the_full_text_index(loop, monkeypatch, dense):
         plain = set(search.search(Case.objects.all(), text))
         walked = set(search.search(Case.objects.all(), text, walk=True))
         assert walked == plain, (text, connection.vendor)
+        # PostgreSQL walks a dense word's first page by the substring tests alone
+        assert set(search.search(Case.objects.all(), text, walk=True, is_dense=dense)) == plain, text
     assert set(search.search(Case.objects.all(), "漏水", walk=True)) == {made[0]}
     assert set(search.search(Case.objects.all(), "abc", walk=True)) == set()
+
+
+def test_search_words_are_written_into_the_statement_safely(loop):
+    """On PostgreSQL the words are not bound (a prepared statement's generic plan would serve
+    every word alike); only the tokens' own characters can reach the statement."""
+    from django.db import connection
+
+    from jiedao.cases import search
+
+    loop.create("楼道水管漏水", address="兰宫路12号3栋")
+    sql, params = search.search(Case.objects.all(), "水管漏水 12").query.sql_with_params()
+    if connection.vendor == "postgresql":
+        assert "to_tsquery('simple', '''12'' & ''水管'' & ''漏水'' & ''管漏''')" in sql, sql
+        assert "' 水管 管漏 漏水 '" in sql and not params
+        walked, _ = search.search(Case.objects.all(), "水管漏水", walk=True,
+                                  is_dense=True).query.sql_with_params()
+        assert "strpos" in walked and "to_tsvector" not in walked
+    assert search._literal("'水管' & '漏水'") == "'''水管'' & ''漏水'''"
+    for bad in ("a;b", "x\\'", "--", "漏水%s"):
+        with pytest.raises(ValueError):
+            search._literal(bad)
+
+
+def test_dense_on_postgresql_takes_a_phrase_as_its_rarest_pair(monkeypatch):
+    """A phrase's pairs come together (at most as many cases as its rarest pair); separate
+    parts are independent; a token missing from the statistics is rare."""
+    from jiedao.cases import search
+
+    shares = {"停车": 0.07, "车难": 0.07, "兰宫": 0.2, "17": 0.005, "号": 1.0}
+    monkeypatch.setattr(search, "_pg_token_shares", lambda: (shares, 1_000_000))
+    assert search._pg_dense([["停车", "车难"]])  # 70,000, not 0.07² of a million
+    assert not search._pg_dense([["兰宫"], ["17"], ["号"]])  # 1,000
+    assert search._pg_dense([["兰宫"], ["号"]])
+    assert not search._pg_dense([["停车", "罕见"]])
+
+
+def test_postgresql_connection_settings(loop):
+    """Prepared statements and no parallel workers on PostgreSQL; the token shares the dense
+    test uses are read back from pg_stats after ANALYZE."""
+    from django.db import connection
+
+    from jiedao.cases import search
+
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL only")
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW max_parallel_workers_per_gather")
+        assert cursor.fetchone()[0] == "0"
+    assert connection.settings_dict["OPTIONS"]["server_side_binding"] is True
+    for i in range(20):
+        loop.create(f"楼道水管漏水{i}", address="兰宫路12号3栋")
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE cases_casesearchdoc")
+    search._pg_stats.clear()
+    shares, total = search._pg_token_shares()
+    assert total >= 20 and shares.get("漏水", 0) > 0.5
+    assert search.dense("漏水") == (shares["漏水"] * total > search.DENSE_MATCHES)
