@@ -124,20 +124,20 @@ CONN_MAX_AGE = env_int("JIEDAO_CONN_MAX_AGE", 60)
 if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=CONN_MAX_AGE)}
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-        PG_OPTIONS = DATABASES["default"].setdefault("OPTIONS", {})
+        _pg_options = DATABASES["default"].setdefault("OPTIONS", {})
         if env_bool("JIEDAO_PG_PREPARED", True):
             # Parameters bound by the server, and a statement this connection has run before
             # executed from its prepared plan: an inbox page's queries are the same few
             # statements again and again, and planning them was a third of their time. Off
             # (JIEDAO_PG_PREPARED=0) behind a pooler that cannot keep prepared statements
             # (PgBouncer in transaction mode before 1.21).
-            PG_OPTIONS.update(server_side_binding=True,
+            _pg_options.update(server_side_binding=True,
                               prepare_threshold=env_int("JIEDAO_PG_PREPARE_THRESHOLD", 2))
         # No parallel workers for a page's queries: on a small server starting them cost
         # 20-25 ms, more than the lookup they served, and a first page walked in parallel
         # read ten times the cases it needed.
-        PG_OPTIONS["options"] = " ".join(filter(None, [
-            PG_OPTIONS.get("options", ""),
+        _pg_options["options"] = " ".join(filter(None, [
+            _pg_options.get("options", ""),
             f"-c max_parallel_workers_per_gather={env_int('JIEDAO_PG_PARALLEL_WORKERS', 0)}"]))
 else:
     DATABASES = {
