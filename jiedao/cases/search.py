@@ -75,6 +75,16 @@ def _query_parts(text: str) -> list[list[str]]:
     return [_pairs(run) for run in _runs(text)]
 
 
+def _single(part: list[str]) -> bool:
+    """A part of one character ("号" of "12号", "3" of "3栋")."""
+    return len(part) == 1 and len(part[0]) == 1
+
+
+def _fts_where(parts: list[list[str]]) -> tuple[str, list]:
+    """SQLite: the FTS5 condition for ``parts`` (each a phrase, all required) and its params."""
+    return "cases_casesearchdoc_fts MATCH %s", [" AND ".join('"' + " ".join(part) + '"' for part in parts)]
+
+
 # On SQLite, a query matched by more cases than this is answered by walking the list's own
 # index (deadline, intake time) and testing each case against the matches, instead of fetching
 # every match and sorting them: "漏水" matches 71,000 of a million cases, and its first page is
@@ -82,9 +92,9 @@ def _query_parts(text: str) -> list[list[str]]:
 DENSE_MATCHES = 2000
 
 
-def _match_count(sql: str, expr: str, cap: int) -> int:
+def _match_count(sql: str, params: list, cap: int) -> int:
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT COUNT(*) FROM ({sql} LIMIT %s) AS matches", [expr, cap])
+        cursor.execute(f"SELECT COUNT(*) FROM ({sql} LIMIT %s) AS matches", [*params, cap])
         return cursor.fetchone()[0]
 
 
@@ -93,15 +103,15 @@ def dense(text: str) -> bool:
     index instead of fetching the matches. SQLite counts the matches (up to the threshold);
     PostgreSQL reads the index's statistics (``_pg_dense``)."""
     parts = _query_parts(text)
-    if not parts or all(len(p) == 1 and len(p[0]) == 1 for p in parts):
+    if not parts or all(map(_single, parts)):
         return False
     if connection.vendor == "postgresql":
         return _pg_dense(parts)
     if connection.vendor != "sqlite":
         return False
-    expr = " AND ".join('"' + " ".join(part) + '"' for part in parts)
-    sql = "SELECT rowid FROM cases_casesearchdoc_fts WHERE cases_casesearchdoc_fts MATCH %s"
-    return _match_count(sql, expr, DENSE_MATCHES + 1) > DENSE_MATCHES
+    where, params = _fts_where(parts)
+    return _match_count(f"SELECT rowid FROM cases_casesearchdoc_fts WHERE {where}", params,
+                        DENSE_MATCHES + 1) > DENSE_MATCHES
 
 
 # PostgreSQL: each token's share of the documents, from ANALYZE's statistics of the search
@@ -164,7 +174,7 @@ def search(queryset: QuerySet[Case], text: str, *, is_dense: bool | None = None,
     parts = _query_parts(text)
     if not parts:
         return queryset
-    if all(len(part) == 1 and len(part[0]) == 1 for part in parts):
+    if all(map(_single, parts)):
         q = Q()
         for part in parts:
             q &= Q(title__contains=part[0]) | Q(address__contains=part[0])
@@ -193,10 +203,10 @@ def search(queryset: QuerySet[Case], text: str, *, is_dense: bool | None = None,
         sql = f"SELECT case_id FROM cases_casesearchdoc WHERE {' AND '.join(conditions)}"
         return queryset.filter(pk__in=RawSQL(sql, []))
     else:
-        expr = " AND ".join('"' + " ".join(part) + '"' for part in parts)
-        sql = "SELECT rowid FROM cases_casesearchdoc_fts WHERE cases_casesearchdoc_fts MATCH %s"
+        where, params = _fts_where(parts)
+        sql = f"SELECT rowid FROM cases_casesearchdoc_fts WHERE {where}"
         if is_dense is None:
-            is_dense = _match_count(sql, expr, DENSE_MATCHES + 1) > DENSE_MATCHES
+            is_dense = _match_count(sql, params, DENSE_MATCHES + 1) > DENSE_MATCHES
         if is_dense and walk:
             return _walked_match(queryset, parts)
         if is_dense:
@@ -204,8 +214,8 @@ def search(queryset: QuerySet[Case], text: str, *, is_dense: bool | None = None,
             # (the id list is built once, and each row of the index is tested against it).
             table = connection.ops.quote_name(Case._meta.db_table)
             return queryset.extra(where=[f"+{table}.{connection.ops.quote_name('id')} IN ({sql})"],
-                                  params=[expr])
-    return queryset.filter(pk__in=RawSQL(sql, [expr]))
+                                  params=params)
+    return queryset.filter(pk__in=RawSQL(sql, params))
 
 
 def capped_ids(queryset: QuerySet[Case], text: str, cap: int) -> list[int] | None:
@@ -214,7 +224,7 @@ def capped_ids(queryset: QuerySet[Case], text: str, cap: int) -> list[int] | Non
     stops at ``cap`` without building the list of every match. None where this does not apply
     (PostgreSQL, a one-character query): count ``search(queryset, text)`` instead."""
     parts = _query_parts(text)
-    if connection.vendor != "sqlite" or not parts or all(len(p) == 1 and len(p[0]) == 1 for p in parts):
+    if connection.vendor != "sqlite" or not parts or all(map(_single, parts)):
         return None
     query = queryset.query
     try:
@@ -226,10 +236,10 @@ def capped_ids(queryset: QuerySet[Case], text: str, cap: int) -> list[int] | Non
     if query.extra or {alias for alias, n in query.alias_refcount.items() if n} - {Case._meta.db_table}:
         return None  # joins or extra tables: not the plain case list this is written for
     table, pk = connection.ops.quote_name(Case._meta.db_table), connection.ops.quote_name("id")
-    expr = " AND ".join('"' + " ".join(part) + '"' for part in parts)
+    match, match_params = _fts_where(parts)
     sql = (f"SELECT {table}.{pk} FROM cases_casesearchdoc_fts CROSS JOIN {table} "
            f"ON {table}.{pk} = cases_casesearchdoc_fts.rowid "
-           f"WHERE cases_casesearchdoc_fts MATCH %s{' AND (' + where + ')' if where else ''} LIMIT %s")
+           f"WHERE {match}{' AND (' + where + ')' if where else ''} LIMIT %s")
     with connection.cursor() as cursor:
-        cursor.execute(sql, [expr, *params, cap])
+        cursor.execute(sql, [*match_params, *params, cap])
         return [row[0] for row in cursor.fetchall()]
