@@ -78,13 +78,31 @@ def test_service_order_walks_the_whole_loop(live_server, world, browser, walk_se
     shot(resident, "2-phone-bad-input")
     resident.fill("#id_phone", "13800138000")
     shot(resident, "3-phone-order-form")
+    # The connection drops after the server registered the order; the resident reloads, which
+    # sends the form again: the second sending finds the first one's case.
+    dropped = []
+
+    def drop_the_answer(route):
+        if not dropped and route.request.method == "POST":
+            route.fetch()  # the server receives it and answers …
+            dropped.append(route.request.url)
+            route.abort("connectionreset")  # … and the answer never arrives
+        else:
+            route.continue_()
+
+    resident.route("**/s/new/**", drop_the_answer)
     resident.click("button[type=submit]")
+    resident.wait_for_url(lambda url: url.startswith("chrome-error://"))  # "no connection"
+    assert len(dropped) == 1 and Case.objects.count() == 1
+    resident.reload()
     resident.wait_for_url(f"{base}/s/done/")
     code = resident.locator("[data-tracking-code]").inner_text().strip()
     assert re.fullmatch(r"[0-9A-Z]{10}", code)
     no_sideways_scroll(resident)
     shot(resident, "4-phone-tracking-code", full=False)
     case = Case.objects.get(tracking_code=code)
+    assert "没有重复登记" in resident.locator("[data-sent-before]").inner_text()
+    assert Case.objects.count() == 1
     assert case.status == Status.RECEIVED and case.org_unit.code == LANGONG
 
     # 2. 陈芳 (community worker) finds it in her list and dispatches it to the provider.

@@ -1,5 +1,7 @@
 """The resident's phone page (/s/): order, file, track with code + phone, rate; limits and errors."""
 
+import re
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
@@ -8,8 +10,8 @@ from django.urls import reverse
 from jiedao.accounts.roles import Role
 from jiedao.audit.models import AuditEvent
 from jiedao.audit.trail import Actor
-from jiedao.cases import services
-from jiedao.cases.models import Attachment, Case, CaseEvent, Status
+from jiedao.cases import public, services
+from jiedao.cases.models import Attachment, Case, CaseEvent, PublicSubmission, Status
 from jiedao.cases.public import PUBLIC_ACTOR_LABEL
 
 PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4"
@@ -38,12 +40,25 @@ def _csrf(client, url):
     return client.cookies["csrftoken"].value
 
 
+def _form_key(html):
+    """The one-time key of the form page (its hidden field)."""
+    return re.search(r'<input type="hidden" name="key" value="([^"]+)">', html).group(1)
+
+
 def _order(client, code="svc-housekeeping", **fields):
+    """Open the form page and send it: one sending of a freshly opened form."""
     url = reverse("public:submit", args=[code])
-    data = {"csrfmiddlewaretoken": _csrf(client, url), "community": LANGONG, "name": "张三",
-            "phone": "138 0013 8000", "address": "兰宫路 12 栋 3 单元 501", "description": "每周打扫一次"}
+    page = client.get(url)
+    data = {"csrfmiddlewaretoken": client.cookies["csrftoken"].value, "key": _form_key(page.content.decode()),
+            "community": LANGONG, "name": "张三", "phone": "138 0013 8000",
+            "address": "兰宫路 12 栋 3 单元 501", "description": "每周打扫一次"}
     data.update(fields)
     return client.post(url, {k: v for k, v in data.items() if v is not None})
+
+
+def _send(client, code, data):
+    """Send the form again exactly as before (a double tap, a resend, the back button)."""
+    return client.post(reverse("public:submit", args=[code]), data)
 
 
 def _lookup(client, code, last4):
@@ -82,6 +97,84 @@ def test_order_gives_a_tracking_code_and_creates_one_case(world, resident):
     assert "请记下" in done
     # The tracking code is not in the address bar, and a new browser sees no done page.
     assert Client().get(reverse("public:done")).status_code == 302
+
+
+def test_the_same_form_sent_twice_registers_one_case(world, resident):
+    url = reverse("public:submit", args=["svc-housekeeping"])
+    page = resident.get(url).content.decode()
+    data = {"csrfmiddlewaretoken": resident.cookies["csrftoken"].value, "key": _form_key(page),
+            "community": LANGONG, "name": "张三", "phone": "13800138000", "address": "兰宫路 12 栋"}
+    first = _send(resident, "svc-housekeeping", data)
+    assert first.status_code == 302
+    assert "data-sent-before" not in resident.get(first.url).content.decode()
+    again = _send(resident, "svc-housekeeping", data)
+    assert again.status_code == 302 and again.url == reverse("public:done")
+    case = Case.objects.get()
+    assert PublicSubmission.objects.get().case == case
+    done = resident.get(again.url).content.decode()
+    assert f"data-tracking-code>{case.tracking_code}<" in done and "data-sent-before" in done
+    assert case.events.count() == 1
+    assert AuditEvent.objects.filter(event_type="cases.create").count() == 1
+    # A form opened afresh is a new sending.
+    assert _order(resident).status_code == 302 and Case.objects.count() == 2
+
+
+def test_a_spent_key_with_another_phone_is_refused_and_replaced(world, resident):
+    url = reverse("public:submit", args=["svc-housekeeping"])
+    key = _form_key(resident.get(url).content.decode())
+    data = {"csrfmiddlewaretoken": resident.cookies["csrftoken"].value, "key": key,
+            "community": LANGONG, "name": "张三", "phone": "13800138000", "address": "兰宫路 12 栋"}
+    assert _send(resident, "svc-housekeeping", data).status_code == 302
+    case = Case.objects.get()
+    stranger = Client(enforce_csrf_checks=True)
+    stranger.get(url)
+    refused = _send(stranger, "svc-housekeeping", {
+        **data, "csrfmiddlewaretoken": stranger.cookies["csrftoken"].value, "phone": "13700137000"})
+    html = refused.content.decode()
+    assert refused.status_code == 400 and "这张表单已经提交过" in html
+    assert case.tracking_code not in html  # someone else's key reveals nothing
+    assert _form_key(html) != key and Case.objects.count() == 1
+    assert stranger.get(reverse("public:done")).status_code == 302
+
+
+def test_a_corrected_form_keeps_its_key_and_a_missing_key_is_named(world, resident):
+    bad = _order(resident, phone="12345")
+    html = bad.content.decode()
+    assert bad.status_code == 400 and "手机号须为 11 位" in html
+    key = _form_key(html)
+    data = {"csrfmiddlewaretoken": resident.cookies["csrftoken"].value, "key": key, "community": LANGONG,
+            "name": "张三", "phone": "13800138000", "address": "兰宫路 12 栋"}
+    assert PublicSubmission.objects.count() == 0
+    assert _send(resident, "svc-housekeeping", data).status_code == 302
+    assert PublicSubmission.objects.get().key == key
+    missing = _send(resident, "svc-housekeeping", {**data, "key": ""})
+    assert missing.status_code == 400 and "表单已失效,请核对内容后再提交一次" in missing.content.decode()
+    assert Case.objects.count() == 1
+
+
+def test_two_sendings_racing_register_one_case(world, resident, monkeypatch):
+    """The second sending read no earlier one (the first had not committed), so its insert of the
+    key fails; it rolls back whole and shows the first sending's case."""
+    url = reverse("public:submit", args=["svc-housekeeping"])
+    key = _form_key(resident.get(url).content.decode())
+    data = {"csrfmiddlewaretoken": resident.cookies["csrftoken"].value, "key": key,
+            "community": LANGONG, "name": "张三", "phone": "13800138000", "address": "兰宫路 12 栋"}
+    assert _send(resident, "svc-housekeeping", data).status_code == 302
+    first = Case.objects.get()
+    looked = []
+    real = public._sent_before
+
+    def not_yet_committed(k):
+        looked.append(k)
+        return None if len(looked) == 1 else real(k)
+
+    monkeypatch.setattr(public, "_sent_before", not_yet_committed)
+    again = _send(resident, "svc-housekeeping", data)
+    assert again.status_code == 302 and len(looked) == 2
+    assert list(Case.objects.all()) == [first]
+    assert CaseEvent.objects.count() == 1
+    assert AuditEvent.objects.filter(event_type="cases.create").count() == 1
+    assert f"data-tracking-code>{first.tracking_code}<" in resident.get(again.url).content.decode()
 
 
 def test_request_with_a_photo(world, resident):

@@ -472,3 +472,18 @@ class CaseSearchDoc(models.Model):
 
     def __str__(self) -> str:
         return f"search doc of case {self.case_id}"
+
+
+class PublicSubmission(models.Model):
+    """One sending of the resident's form (``public.submit``): the one-time key the form page
+    carried in a hidden field, and the case it registered. The same form sent again — a double
+    tap, a resend after a dropped connection, the back button — finds its key here and is shown
+    the case already registered instead of registering a second one. The key is unique, so two
+    sendings racing each other register one case between them."""
+
+    key = models.CharField(max_length=64, unique=True)
+    case = models.OneToOneField(Case, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"public submission {self.key[:6]}… → case {self.case_id}"

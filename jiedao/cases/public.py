@@ -9,6 +9,11 @@ The page acts as the trusted system actor ``resident`` (``permissions``: the ser
 system actors; the checks happen here): intake validates every field before anything is
 written, and a review is taken only after this view has matched code and phone.
 
+Sending the form twice registers one case: the form page carries a one-time key, stored with
+the case it registered (``PublicSubmission``, unique). The same form sent again — a double tap,
+a reload after the connection dropped — is shown the case already registered; sent with
+another phone number, it is refused and the form gets a new key.
+
 Abuse: every POST counts against the client address, and every lookup also against the
 tracking code, in fixed one-hour windows kept in the shared cache
 (``JIEDAO_PUBLIC_RATE_PER_HOUR`` each). Over the limit the answer is a 429 page in Chinese.
@@ -18,6 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import secrets
 import time
 from dataclasses import dataclass
 
@@ -25,6 +31,7 @@ from django import forms
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
+from django.db import IntegrityError
 from django.db.models import Prefetch
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -40,12 +47,24 @@ from jiedao.core.masking import mask_name, mask_phone
 from jiedao.core.models import OrgUnit, OrgUnitKind
 
 from . import attachments, services
-from .models import Action, AttachmentStage, Case, CaseEvent, CaseKind, Category, Channel, Outcome, Status
+from .models import (
+    Action,
+    AttachmentStage,
+    Case,
+    CaseEvent,
+    CaseKind,
+    Category,
+    Channel,
+    Outcome,
+    PublicSubmission,
+    Status,
+)
 
 PUBLIC_ACTOR_LABEL = "居民(手机页)"
 REQUEST_KINDS = (CaseKind.DEMAND, CaseKind.DISPUTE)
 SESSION_VERIFIED = "public_verified"  # tracking codes this browser proved with code + phone
 SESSION_CREATED = "public_created"  # the code just created, shown once on the done page
+SESSION_AGAIN = "public_again"  # the done page tells that the form had been sent before
 MAX_VERIFIED = 10
 CODE_RE = re.compile(r"^[0-9A-Z]{6,16}$")
 PHONE_IN_TEXT = re.compile(r"(?<!\d)(1[3-9]\d)(\d{4})(\d{4})(?!\d)")
@@ -137,7 +156,13 @@ def home(request: HttpRequest) -> HttpResponse:
 
 # --- intake -----------------------------------------------------------------------------
 
+def new_submission_key() -> str:
+    return secrets.token_urlsafe(18)
+
+
 class IntakeForm(forms.Form):
+    # The form page's one-time key (``PublicSubmission``), rendered as a hidden field.
+    key = forms.RegexField(regex=r"^[A-Za-z0-9_-]{16,64}$", widget=forms.HiddenInput)
     community = forms.ChoiceField(label=_l("所在社区"))
     name = forms.CharField(label=_l("您的姓名"), max_length=50)
     phone = forms.CharField(label=_l("手机号"), max_length=20,
@@ -163,6 +188,8 @@ class IntakeForm(forms.Form):
             self.fields["description"].widget.attrs["placeholder"] = _("发生了什么、在哪里、持续多久")
         for field in self.fields.values():
             field.error_messages["required"] = _("请填写%(f)s") % {"f": field.label}
+        self.fields["key"].error_messages["required"] = self.fields["key"].error_messages["invalid"] = _(
+            "表单已失效,请核对内容后再提交一次")
         self.fields["community"].error_messages["required"] = _("请选择所在社区")
         self.fields["community"].error_messages["invalid_choice"] = _("所选社区不存在,请重新选择")
 
@@ -219,30 +246,36 @@ def submit(request: HttpRequest, code: str) -> HttpResponse:
     if category is None:
         raise Http404
     communities = _communities()
+    key = new_submission_key()
     if request.method == "POST":
         wait = _over_limit(request)
         if wait:
             return _too_many(request, wait)
         form = IntakeForm(request.POST, request.FILES, category=category, communities=communities)
+        spent = False
         if form.is_valid():
             data = form.cleaned_data
-            try:
-                with atomic():
-                    case = services.case_create(
-                        _actor(request), title=_title(category, data["description"]), channel=Channel.WEB,
-                        category=category, community=data["community"], description=data["description"],
-                        address=data["address"], requester_name=data["name"], requester_phone=data["phone"])
-                    if data["photo"] is not None:
-                        attachments.attach(_actor(request), case, upload=data["photo"],
-                                           stage=AttachmentStage.BEFORE, note=_("居民上传的照片"))
-            except services.CaseError as exc:
-                field = {"file": "photo", "requester_phone": "phone", "org_unit": "community",
-                         "requester_name": "name"}.get(exc.field, None)
-                form.add_error(field if field in form.fields else None, exc.message)
-            else:
-                request.session[SESSION_CREATED] = case.tracking_code
-                _remember(request, case.tracking_code)
-                return redirect("public:done")
+            sent_before = _sent_before(data["key"])
+            if sent_before is None:
+                try:
+                    return _to_done(request, _register(request, category, data))
+                except IntegrityError:  # the same form's other sending committed first
+                    sent_before = _sent_before(data["key"])
+                    if sent_before is None:
+                        raise
+                except services.CaseError as exc:
+                    field = {"file": "photo", "requester_phone": "phone", "org_unit": "community",
+                             "requester_name": "name"}.get(exc.field, None)
+                    form.add_error(field if field in form.fields else None, exc.message)
+            if sent_before is not None:
+                if sent_before.requester_phone == data["phone"]:
+                    return _to_done(request, sent_before, again=True)
+                spent = True
+                form.add_error(None, _("这张表单已经提交过。如需再反映一件事,请核对内容后再提交一次"))
+        # Shown again with the same key while nothing was registered with it: the corrected
+        # form is the same sending. A spent or malformed key is replaced.
+        if form.cleaned_data.get("key") and not spent:
+            key = form.cleaned_data["key"]
         status = 400
     else:
         initial = {"community": request.GET.get("c", "")}
@@ -250,8 +283,35 @@ def submit(request: HttpRequest, code: str) -> HttpResponse:
         status = 200
     return render(request, "cases/public/form.html", {
         "category": category, "form": form, "is_order": category.kind == CaseKind.SERVICE_ORDER,
-        "back": _home_url(request.POST.get("community") or request.GET.get("c", "")),
+        "back": _home_url(request.POST.get("community") or request.GET.get("c", "")), "key": key,
     }, status=status)
+
+
+def _sent_before(key: str) -> Case | None:
+    """The case an earlier sending of the form with this key registered, if any."""
+    return Case.objects.filter(pk__in=PublicSubmission.objects.filter(key=key).values("case_id")).first()
+
+
+def _register(request: HttpRequest, category: Category, data: dict) -> Case:
+    """The case, the form's key and the photo, in one transaction: the key's row is written
+    before the photo, so a second sending of the form stops there (``IntegrityError``)."""
+    with atomic():
+        case = services.case_create(
+            _actor(request), title=_title(category, data["description"]), channel=Channel.WEB,
+            category=category, community=data["community"], description=data["description"],
+            address=data["address"], requester_name=data["name"], requester_phone=data["phone"])
+        PublicSubmission.objects.create(key=data["key"], case=case, created_at=case.created_at)
+        if data["photo"] is not None:
+            attachments.attach(_actor(request), case, upload=data["photo"],
+                               stage=AttachmentStage.BEFORE, note=_("居民上传的照片"))
+    return case
+
+
+def _to_done(request: HttpRequest, case: Case, *, again: bool = False) -> HttpResponse:
+    request.session[SESSION_CREATED] = case.tracking_code
+    request.session[SESSION_AGAIN] = again
+    _remember(request, case.tracking_code)
+    return redirect("public:done")
 
 
 def _home_url(community_code: str) -> str:
@@ -265,7 +325,8 @@ def done(request: HttpRequest) -> HttpResponse:
             if code else None)
     if case is None:
         return redirect("public:home")
-    return render(request, "cases/public/done.html", {"case": case})
+    return render(request, "cases/public/done.html",
+                  {"case": case, "again": request.session.get(SESSION_AGAIN, False)})
 
 
 # --- follow and rate --------------------------------------------------------------------
