@@ -4,3 +4,7 @@ from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "jiedao.settings")
 application = get_wsgi_application()
+
+from jiedao.core.parent import exit_with_server  # noqa: E402 — after Django is set up
+
+exit_with_server()  # a web worker of ``jiedao serve`` stops when granian is gone

@@ -383,15 +383,21 @@ def test_serve_really_serves_pages_and_static_files(scratch_database, tmp_path):
             status, text = _get(base + url)
             assert status == 200, url
             assert "{" in text, url
-        # granian alone stopped by its PID (no signal to the group): the task worker follows.
-        worker = next(int(pid) for pid, command in zip(group, commands, strict=True)
-                      if b"db_worker" in command)
-        os.kill(proc.pid, signal.SIGTERM)
+        # granian alone killed by its PID (no signal to the group, no chance to clean up): its
+        # web workers and the task worker notice and stop.
+        web_workers = [int(pid) for pid, command in zip(group, commands, strict=True)
+                       if b"granian" in command]
+        assert len(web_workers) == 2, commands  # JIEDAO_WORKERS' default
+        children = [int(pid) for pid in group]
+        os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=15)
         deadline = time.monotonic() + 15
-        while time.monotonic() < deadline and _alive(worker):
+        while time.monotonic() < deadline and any(_alive(pid) for pid in children):
             time.sleep(0.1)
-        assert not _alive(worker), "the task worker outlived granian"
+        left = [command for pid, command in zip(children, commands, strict=True) if _alive(pid)]
+        assert not left, f"outlived granian: {left}"
+        with pytest.raises((urllib.error.URLError, ConnectionError)):
+            _get(f"{base}/healthz")
     finally:
         try:  # the whole group, granian gone or not
             os.killpg(proc.pid, signal.SIGTERM)

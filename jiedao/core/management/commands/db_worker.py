@@ -10,29 +10,23 @@ to finish (a second SIGTERM would cut the running task short).
 
 import os
 import signal
-import threading
-import time
 
 from django_tasks_db.management.commands.db_worker import Command as TasksDbWorkerCommand
 
-POLL_SECONDS = 1.0
+from jiedao.core import parent as parent_process
 
 
-def watch_parent(parent: int, *, poll: float = POLL_SECONDS) -> threading.Thread:
+def watch_parent(parent: int, *, poll: float = parent_process.POLL_SECONDS):
     """Send this process SIGTERM once its parent ``parent`` is gone (it is re-parented)."""
 
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(poll)
+    def stop() -> None:
         # The worker's SIGTERM handler is its bound ``shutdown``; ``running`` is False once a
         # first signal asked it to stop.
         worker = getattr(signal.getsignal(signal.SIGTERM), "__self__", None)
         if getattr(worker, "running", True):
             os.kill(os.getpid(), signal.SIGTERM)
 
-    thread = threading.Thread(target=watch, name="exit-with-parent", daemon=True)
-    thread.start()
-    return thread
+    return parent_process.watch_parent(parent, stop, poll=poll)
 
 
 class Command(TasksDbWorkerCommand):

@@ -5,7 +5,8 @@ files when their manifest is missing or older than the sources, starts one backg
 worker (``jiedao db_worker``: imports, outgoing messages) unless told not to, then replaces
 itself with granian (``os.execvp``) so that signals from a terminal or a service manager reach
 granian. The worker is in the same process group, so Ctrl-C or the service manager stops both;
-it is started with ``--exit-with-parent``, so it also stops when granian alone is killed.
+it is started with ``--exit-with-parent``, and granian's web workers are told granian's PID
+(``JIEDAO_SERVER_PID``), so they all stop when granian alone is killed (jiedao/core/parent.py).
 """
 
 import os
@@ -19,6 +20,8 @@ from django.contrib.staticfiles.storage import ManifestFilesMixin, staticfiles_s
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError, connections
+
+from jiedao.core.parent import SERVER_PID
 
 WSGI_APP = "jiedao.wsgi:application"
 
@@ -95,6 +98,8 @@ class Command(BaseCommand):
         sys.stdout.flush()
         sys.stderr.flush()
         argv = granian_argv(host, port, workers)
+        # Granian keeps this PID; its web workers stop when it is gone (jiedao/core/parent.py).
+        os.environ[SERVER_PID] = str(os.getpid())
         try:
             os.execvp(argv[0], argv)
         except OSError as exc:
