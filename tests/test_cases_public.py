@@ -45,20 +45,24 @@ def _form_key(html):
     return re.search(r'<input type="hidden" name="key" value="([^"]+)">', html).group(1)
 
 
-def _order(client, code="svc-housekeeping", **fields):
-    """Open the form page and send it: one sending of a freshly opened form."""
-    url = reverse("public:submit", args=[code])
-    page = client.get(url)
+def _opened(client, code="svc-housekeeping", **fields):
+    """What the form page, just opened, sends once filled in: its CSRF token and one-time key,
+    the usual answers, ``fields`` instead (None leaves a field out)."""
+    page = client.get(reverse("public:submit", args=[code]))
     data = {"csrfmiddlewaretoken": client.cookies["csrftoken"].value, "key": _form_key(page.content.decode()),
             "community": LANGONG, "name": "张三", "phone": "138 0013 8000",
-            "address": "兰宫路 12 栋 3 单元 501", "description": "每周打扫一次"}
-    data.update(fields)
-    return client.post(url, {k: v for k, v in data.items() if v is not None})
+            "address": "兰宫路 12 栋 3 单元 501", "description": "每周打扫一次", **fields}
+    return {k: v for k, v in data.items() if v is not None}
 
 
-def _send(client, code, data):
-    """Send the form again exactly as before (a double tap, a resend, the back button)."""
+def _send(client, data, code="svc-housekeeping"):
+    """Send the form (again: a double tap, a resend, the back button send the same data)."""
     return client.post(reverse("public:submit", args=[code]), data)
+
+
+def _order(client, code="svc-housekeeping", **fields):
+    """Open the form page and send it: one sending of a freshly opened form."""
+    return _send(client, _opened(client, code, **fields), code)
 
 
 def _lookup(client, code, last4):
@@ -100,14 +104,11 @@ def test_order_gives_a_tracking_code_and_creates_one_case(world, resident):
 
 
 def test_the_same_form_sent_twice_registers_one_case(world, resident):
-    url = reverse("public:submit", args=["svc-housekeeping"])
-    page = resident.get(url).content.decode()
-    data = {"csrfmiddlewaretoken": resident.cookies["csrftoken"].value, "key": _form_key(page),
-            "community": LANGONG, "name": "张三", "phone": "13800138000", "address": "兰宫路 12 栋"}
-    first = _send(resident, "svc-housekeeping", data)
+    data = _opened(resident)
+    first = _send(resident, data)
     assert first.status_code == 302
     assert "data-sent-before" not in resident.get(first.url).content.decode()
-    again = _send(resident, "svc-housekeeping", data)
+    again = _send(resident, data)
     assert again.status_code == 302 and again.url == reverse("public:done")
     case = Case.objects.get()
     assert PublicSubmission.objects.get().case == case
@@ -120,20 +121,15 @@ def test_the_same_form_sent_twice_registers_one_case(world, resident):
 
 
 def test_a_spent_key_with_another_phone_is_refused_and_replaced(world, resident):
-    url = reverse("public:submit", args=["svc-housekeeping"])
-    key = _form_key(resident.get(url).content.decode())
-    data = {"csrfmiddlewaretoken": resident.cookies["csrftoken"].value, "key": key,
-            "community": LANGONG, "name": "张三", "phone": "13800138000", "address": "兰宫路 12 栋"}
-    assert _send(resident, "svc-housekeeping", data).status_code == 302
+    data = _opened(resident)
+    assert _send(resident, data).status_code == 302
     case = Case.objects.get()
     stranger = Client(enforce_csrf_checks=True)
-    stranger.get(url)
-    refused = _send(stranger, "svc-housekeeping", {
-        **data, "csrfmiddlewaretoken": stranger.cookies["csrftoken"].value, "phone": "13700137000"})
+    refused = _send(stranger, {**_opened(stranger), "key": data["key"], "phone": "13700137000"})
     html = refused.content.decode()
     assert refused.status_code == 400 and "这张表单已经提交过" in html
     assert case.tracking_code not in html  # someone else's key reveals nothing
-    assert _form_key(html) != key and Case.objects.count() == 1
+    assert _form_key(html) != data["key"] and Case.objects.count() == 1
     assert stranger.get(reverse("public:done")).status_code == 302
 
 
@@ -142,12 +138,11 @@ def test_a_corrected_form_keeps_its_key_and_a_missing_key_is_named(world, reside
     html = bad.content.decode()
     assert bad.status_code == 400 and "手机号须为 11 位" in html
     key = _form_key(html)
-    data = {"csrfmiddlewaretoken": resident.cookies["csrftoken"].value, "key": key, "community": LANGONG,
-            "name": "张三", "phone": "13800138000", "address": "兰宫路 12 栋"}
+    data = {**_opened(resident), "key": key}
     assert PublicSubmission.objects.count() == 0
-    assert _send(resident, "svc-housekeeping", data).status_code == 302
+    assert _send(resident, data).status_code == 302
     assert PublicSubmission.objects.get().key == key
-    missing = _send(resident, "svc-housekeeping", {**data, "key": ""})
+    missing = _send(resident, {**data, "key": ""})
     assert missing.status_code == 400 and "表单已失效,请核对内容后再提交一次" in missing.content.decode()
     assert Case.objects.count() == 1
 
@@ -155,11 +150,8 @@ def test_a_corrected_form_keeps_its_key_and_a_missing_key_is_named(world, reside
 def test_two_sendings_racing_register_one_case(world, resident, monkeypatch):
     """The second sending read no earlier one (the first had not committed), so its insert of the
     key fails; it rolls back whole and shows the first sending's case."""
-    url = reverse("public:submit", args=["svc-housekeeping"])
-    key = _form_key(resident.get(url).content.decode())
-    data = {"csrfmiddlewaretoken": resident.cookies["csrftoken"].value, "key": key,
-            "community": LANGONG, "name": "张三", "phone": "13800138000", "address": "兰宫路 12 栋"}
-    assert _send(resident, "svc-housekeeping", data).status_code == 302
+    data = _opened(resident)
+    assert _send(resident, data).status_code == 302
     first = Case.objects.get()
     looked = []
     real = public._sent_before
@@ -169,7 +161,7 @@ def test_two_sendings_racing_register_one_case(world, resident, monkeypatch):
         return None if len(looked) == 1 else real(k)
 
     monkeypatch.setattr(public, "_sent_before", not_yet_committed)
-    again = _send(resident, "svc-housekeeping", data)
+    again = _send(resident, data)
     assert again.status_code == 302 and len(looked) == 2
     assert list(Case.objects.all()) == [first]
     assert CaseEvent.objects.count() == 1
