@@ -351,6 +351,10 @@ BAD_POSTS = [
     ("bad phone", {"phone": "12345"}, 400, "phone"),
     ("unknown attribute", {"attribute[colour]": "red"}, 400, "attribute[colour]"),
     ("bad datetime attribute", {"attribute[appointment_time]": "明天上午"}, 400, "appointment_time"),
+    ("datetime attribute in year 1", {"attribute[appointment_time]": "0001-01-01T00:00:00+08:00"}, 400,
+     "appointment_time"),
+    ("datetime attribute at the end of time", {"attribute[appointment_time]": "9999-12-31T23:59:59-23:59"},
+     400, "appointment_time"),
     ("missing required attribute", {"service_code": "dispute-family", "attribute[appointment_time]": None},
      400, "attribute[mediation]"),
     ("bad list value", {"service_code": "dispute-family", "attribute[appointment_time]": None,
@@ -374,6 +378,38 @@ def test_bad_posts_get_spec_errors_and_create_nothing(client, world, client_key)
                 description = item["description"]
             assert words in description, (what, description)
             assert Case.objects.count() == before, what
+
+
+def test_control_characters_never_break_the_xml(client, world, client_key):
+    """A request whose text holds characters XML cannot carry is stored, and every XML answer
+    that shows it (or echoes them in an error) still parses: they are left out of the XML."""
+    data = order(client_key, address_string="兰宫路社区\x0b3栋", description="控制字符\x01\x08测试")
+    code = check_json(post(client, "json", data), POST_RESPONSE_SCHEMA, 201)[0]["service_request_id"]
+    case = Case.objects.get(tracking_code=code)
+    assert "\x01" in case.description  # kept as sent; only the XML leaves it out
+    one = check_xml(client.get(f"{BASE}/requests/{code}.xml?api_key={client_key}"), "requests")
+    assert one[0]["description"].startswith("控制字符测试") and one[0]["address"] == "兰宫路社区3栋"
+    listed = check_xml(client.get(f"{BASE}/requests.xml?api_key={client_key}"), "requests")
+    assert code in {item["service_request_id"] for item in listed}
+    check_xml(client.get(f"{BASE}/services/%01x.xml"), "errors", 404)
+    check_xml(client.get(f"{BASE}/requests/%01.xml?api_key={client_key}"), "errors", 404)
+
+
+def test_a_body_django_cannot_read_gets_the_spec_error(client, world, client_key):
+    body = urlencode(order(client_key), encoding="gbk")  # Django reads forms in UTF-8 only
+    response = client.post(f"{BASE}/requests.json", data=body,
+                           content_type="application/x-www-form-urlencoded; charset=GBK")
+    assert "请求体无法解析" in check_json(response, ERRORS_SCHEMA, 400)[0]["description"]
+    assert not Case.objects.exists()
+
+
+def test_an_empty_body_field_does_not_hide_the_query_string(client, world, client_key, open_key):
+    data = order(open_key, jurisdiction_id="")
+    created = post(client, "json", data, "?jurisdiction_id=360103012")
+    code = check_json(created, POST_RESPONSE_SCHEMA, 201)[0]["service_request_id"]
+    assert Case.objects.get(tracking_code=code).street == world.street
+    keyed = post(client, "json", order(client_key, api_key=""), f"?api_key={client_key}")
+    check_json(keyed, POST_RESPONSE_SCHEMA, 201)
 
 
 def test_revoked_key_is_refused(client, world, client_key):
@@ -466,7 +502,10 @@ def test_get_requests_default_window_is_90_days(client, world, client_key, filed
 
 
 BAD_FILTERS = ["start_date=yesterday", "end_date=2026-13-01", "start_date=2026-11-40T00:00",
-               "start_date=2026-11-02&end_date=2026-11-01", "status=pending", "service_code=no-such"]
+               "start_date=2026-11-02&end_date=2026-11-01", "status=pending", "service_code=no-such",
+               # beyond the years a date may have: the arithmetic or the database would overflow
+               "end_date=0001-01-01", "start_date=0001-01-01T00:00:00%2B08:00",
+               "start_date=9999-12-31T23:59:59-23:59", "start_date=%01"]
 
 
 def test_get_requests_bad_filters_are_400(client, world, client_key, filed):

@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import BadRequest, SuspiciousOperation, ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
@@ -71,6 +71,7 @@ from .models import (
 SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
 CHANGESET = "2026-11-27T00:00:00+08:00"  # when this endpoint last changed in a way clients see
 MAX_REQUESTS = 1000
+FIRST_YEAR, LAST_YEAR = 1900, 9998  # dates a client may give (start_date, end_date, attributes)
 DEFAULT_DAYS = 90
 KEY_PREFIX = "o311_"
 
@@ -192,6 +193,10 @@ def attributes_of(category: Category) -> tuple[Attribute, ...]:
 # --- rendering --------------------------------------------------------------------------------------
 
 LIST_CHILD = {"attributes": "attribute", "values": "value", "endpoints": "endpoint", "formats": "format"}
+# What XML 1.0 cannot carry at all (C0 controls but tab and newlines, non-characters, lone
+# surrogates). A description may hold them — a client sent them, or a clipboard did — and one
+# such case would make the client's whole request list unparseable: they are left out.
+_NOT_IN_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 def _xml_value(parent: ET.Element, tag: str, value: Any) -> None:
@@ -205,7 +210,7 @@ def _xml_value(parent: ET.Element, tag: str, value: Any) -> None:
     elif isinstance(value, bool):
         element.text = "true" if value else "false"
     elif value is not None:
-        element.text = str(value)
+        element.text = _NOT_IN_XML.sub("", str(value))
 
 
 def render(fmt: str, root: str, item: str | None, data: Any, status: int = 200) -> HttpResponse:
@@ -251,6 +256,8 @@ def _endpoint(view):
             return view(request, fmt, **kwargs)
         except Open311Error as exc:
             return error_response(fmt, exc.status, exc.description)
+        except (BadRequest, SuspiciousOperation) as exc:  # a body Django cannot read
+            return error_response(fmt, 400, _("请求体无法解析(应为 UTF-8 的表单编码):%(e)s") % {"e": exc})
 
     wrapper.__name__ = view.__name__
     wrapper.__doc__ = view.__doc__
@@ -258,11 +265,10 @@ def _endpoint(view):
 
 
 def _param(request: HttpRequest, name: str) -> str:
-    """A parameter from the body (POST) or the query string (clients send both)."""
-    value = request.POST.get(name) if request.method == "POST" else None
-    if value is None:
-        value = request.GET.get(name, "")
-    return value.strip()
+    """A parameter from the body (POST) or the query string (clients send both); an empty
+    field of the body does not hide the query string's value."""
+    value = request.POST.get(name, "").strip() if request.method == "POST" else ""
+    return value or request.GET.get(name, "").strip()
 
 
 def _only(request: HttpRequest, *methods: str) -> None:
@@ -430,6 +436,9 @@ def _parse_time(name: str, value: str) -> dt.datetime:
     if moment is None:
         raise Open311Error(400, _("%(n)s “%(v)s” 不是有效的 ISO 8601 时间(如 2026-11-01T00:00:00+08:00)")
                            % {"n": name, "v": value})
+    if not FIRST_YEAR <= moment.year <= LAST_YEAR:  # beyond, the arithmetic and the databases overflow
+        raise Open311Error(400, _("%(n)s “%(v)s” 超出范围:年份应在 %(a)s 到 %(b)s 之间")
+                           % {"n": name, "v": value, "a": FIRST_YEAR, "b": LAST_YEAR})
     return timezone.make_aware(moment) if timezone.is_naive(moment) else moment
 
 
