@@ -5,9 +5,9 @@ Callers authenticate with a personal token (``Authorization: Bearer jd_…``, is
 checked). Either way the request acts as that user, with the same scopes as the pages.
 """
 
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest
 from ninja import NinjaAPI
-from ninja.errors import ValidationError
+from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.security import HttpBearer, SessionAuth
 
 from jiedao.accounts import tokens
@@ -22,7 +22,16 @@ class TokenAuth(HttpBearer):
 
 
 class ActiveSessionAuth(SessionAuth):
+    def _get_key(self, request: HttpRequest):
+        # No session cookie: no session to use, and no CSRF token to ask for — a caller whose
+        # token is bad or revoked is told 401, not that a CSRF check failed.
+        if self.param_name not in request.COOKIES:
+            return None
+        return super()._get_key(request)
+
     def authenticate(self, request: HttpRequest, key):
+        if key is None:
+            return None
         user = super().authenticate(request, key)
         return user if user is not None and user.is_active else None
 
@@ -49,7 +58,7 @@ VALIDATION_MESSAGES = {
     "greater_than_equal": "太小", "less_than_equal": "太大", "greater_than": "太小", "less_than": "太大",
     "literal_error": "取值不在允许范围内", "enum": "取值不在允许范围内",
     "json_invalid": "JSON 格式有误", "model_attributes_type": "应为对象", "dict_type": "应为对象",
-    "list_type": "应为列表",
+    "list_type": "应为列表", "finite_number": "应为有限的数",
 }
 
 
@@ -64,6 +73,27 @@ def validation_error(request: HttpRequest, exc: ValidationError):
         errors.append({"loc": loc, "field": field, "type": error.get("type", ""),
                        "msg": f"{field or '请求'}:{reason}"})
     return api.create_response(request, {"detail": errors}, status=422)
+
+
+@api.exception_handler(AuthenticationError)
+def unauthenticated(request: HttpRequest, exc: AuthenticationError):
+    return api.create_response(request, {
+        "detail": "未登录,或令牌无效、已吊销(请用 Authorization: Bearer jd_… 或登录后的会话)",
+        "field": "", "code": "unauthenticated"}, status=401)
+
+
+@api.exception_handler(Http404)
+def not_found(request: HttpRequest, exc: Http404):
+    return api.create_response(request, {"detail": "不存在,或不在您的权限范围内", "field": "",
+                                         "code": "not_found"}, status=404)
+
+
+@api.exception_handler(HttpError)
+def http_error(request: HttpRequest, exc: HttpError):
+    if exc.status_code == 400 and isinstance(exc.__cause__, ValueError):  # ninja could not parse the body
+        return api.create_response(request, {"detail": f"请求体不是有效的 JSON:{exc.__cause__}",
+                                             "field": "", "code": "invalid"}, status=400)
+    return api.create_response(request, {"detail": str(exc)}, status=exc.status_code)
 
 
 for _app in ("cases", "ledgers", "records", "checker"):

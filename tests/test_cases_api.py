@@ -1,5 +1,6 @@
 """The cases JSON API (/api/cases/): token auth, scopes, every step, conflicts, bad input, masking."""
 
+import datetime as dt
 import io
 import json
 
@@ -7,6 +8,7 @@ import pytest
 from django.test import Client
 
 from jiedao.accounts import tokens
+from jiedao.accounts.models import ApiToken
 from jiedao.accounts.roles import Role
 from jiedao.audit.models import AuditEvent
 from jiedao.audit.trail import Actor
@@ -65,8 +67,18 @@ CREATE = {"title": "上门家政", "category": "svc-housekeeping", "org_unit_cod
 # --- authentication and scope ------------------------------------------------------------------
 
 def test_needs_authentication(world):
-    assert Client().get(API).status_code == 401
-    assert Client(HTTP_AUTHORIZATION="Bearer jd_nonsense").get(API).status_code == 401
+    """No token, a bad one or a revoked one: 401 in Chinese, for a read and for a step alike
+    (a POST without a session cookie has no CSRF check to fail)."""
+    case = new_case(world)
+    shequ = Api(world.users[Role.COMMUNITY_WORKER])
+    tokens.revoke(Actor.system("test"), ApiToken.objects.get(user=shequ.user))
+    for client in (Client(), Client(HTTP_AUTHORIZATION="Bearer jd_nonsense"), shequ.client):
+        posts = [client.post(path, body, content_type="application/json")
+                 for path, body in ((API, json.dumps(CREATE)), (f"{API}{case.pk}/dispatch", "{}"))]
+        for response in (client.get(API), *posts):
+            assert response.status_code == 401, response.content.decode()
+            assert response.json()["code"] == "unauthenticated" and "令牌" in response.json()["detail"]
+    assert not Case.objects.exclude(pk=case.pk).exists()
 
 
 def test_session_auth_works_too(client, world):
@@ -119,6 +131,13 @@ def test_create_masks_and_normalises(world, apis):
     assert apis[Role.COMMUNITY_WORKER].get(f"{case.pk}").json() == data
 
 
+def test_coordinates_come_back_as_stored(world, apis):
+    api = apis[Role.COMMUNITY_WORKER]
+    data = api.post("", {**CREATE, "latitude": "28.6830161234567", "longitude": "115.8579639"}).json()
+    assert (data["latitude"], data["longitude"]) == ("28.683016", "115.857964")
+    assert api.get(f"{data['id']}").json() == data
+
+
 def test_resident_create_is_their_own_request(world, apis):
     data = apis[Role.RESIDENT].post("", {**CREATE, "channel": "web"}).json()
     case = Case.objects.get(pk=data["id"])
@@ -134,7 +153,8 @@ def test_resident_create_is_their_own_request(world, apis):
     ({"channel": "pigeon"}, 400, "channel", "pigeon"),
     ({"priority": "soon"}, 400, "priority", "soon"),
     ({"title": "  "}, 400, "title", "标题"),
-    ({"latitude": "95"}, 400, "latitude", "95"),
+    ({"latitude": "95", "longitude": "115.8"}, 400, "latitude", "95"),
+    ({"latitude": "28.6"}, 400, "longitude", "同时给出"),  # half a place
     ({"org_unit_code": "360103001001"}, 403, "org_unit", "南浦社区"),  # another street's community
 ])
 def test_create_bad_input_names_the_field(world, apis, changes, status, field, words):
@@ -176,13 +196,13 @@ def test_walk_every_step(world, apis, settings, tmp_path):
                       handler_unit=units["360103012001"].pk, note="指定红管家")
     data = fuwu.step(case_id, "accept", version=data["version"], note="收到")
     assert data["status"] == "in_progress" and data["accepted_at"]
-    deadline = data["deadline_at"]
-    new_deadline = deadline.replace(deadline[:4], str(int(deadline[:4]) + 1), 1)
+    new_deadline = (dt.datetime.fromisoformat(data["deadline_at"]) + dt.timedelta(days=60)).isoformat()
     data = fuwu.step(case_id, "extension", version=data["version"], new_deadline=new_deadline,
                      reason="等配件")
     assert data["extensions"][0]["status"] == "pending"
     data = shequ.step(case_id, "extension/decision", version=data["version"], approve=True)
-    assert data["extensions"][0]["status"] == "approved" and data["deadline_at"][:4] == new_deadline[:4]
+    assert data["extensions"][0]["status"] == "approved"
+    assert dt.datetime.fromisoformat(data["deadline_at"]) == dt.datetime.fromisoformat(new_deadline)
     data = fuwu.step(case_id, "notes", note="已约好周六上门", version=data["version"])
 
     response = fuwu.client.post(f"{API}{case_id}/attachments",
@@ -380,6 +400,43 @@ def test_list_filters_and_paging(world, apis):
     assert bad.status_code == 400 and bad.json()["field"] == "status"
     assert shequ.get("", category="nope").json()["field"] == "category"
     assert shequ.get("", page_size=1000).status_code == 422
+    assert shequ.get("", page=2**63).status_code == 422  # an offset beyond any database's integers
+    assert shequ.get("", page=100_000).json()["items"] == []
+
+
+def test_errors_outside_the_steps_are_in_chinese_with_a_code(world, apis):
+    shequ = apis[Role.COMMUNITY_WORKER]
+    missing = shequ.get("999999")
+    assert missing.status_code == 404 and missing.json()["code"] == "not_found"
+    assert "权限范围" in missing.json()["detail"]
+    bad_json = shequ.client.post(API, "{not json", content_type="application/json")
+    assert bad_json.status_code == 400 and bad_json.json()["code"] == "invalid"
+    assert "不是有效的 JSON" in bad_json.json()["detail"]
+    fuwu = apis[Role.PROVIDER]
+    for params, field in (({"page": 0}, "page"), ({"page": 10**7}, "page"), ({"page_size": 0}, "page_size")):
+        response = fuwu.get("pool", **params)
+        assert response.status_code == 400 and response.json()["field"] == field, params
+
+
+def test_extension_steps_are_offered_only_when_they_can_be_taken(world, apis):
+    case = new_case(world)
+    shequ = apis[Role.COMMUNITY_WORKER]
+    data = shequ.step(case.pk, "dispatch", version=1, handler=world.users[Role.PROVIDER].pk,
+                      handler_unit=world.units["360103012001"].pk)
+    data = apis[Role.PROVIDER].step(case.pk, "accept", version=data["version"])
+    def offered(role):
+        return set(apis[role].get(f"{case.pk}").json()["allowed_actions"])
+
+    assert "extend_request" in offered(Role.PROVIDER)
+    assert not offered(Role.LEADER) & {"extend_approve", "extend_reject"}
+    far = apis[Role.PROVIDER].post(f"{case.pk}/extension", {
+        "version": data["version"], "new_deadline": "9999-12-31T23:59:59-23:59", "reason": "等"})
+    assert far.status_code == 400 and far.json()["field"] == "new_deadline"
+    later = dt.datetime.fromisoformat(data["deadline_at"]) + dt.timedelta(days=3)
+    apis[Role.PROVIDER].step(case.pk, "extension", version=data["version"], new_deadline=later.isoformat(),
+                             reason="等配件")
+    assert "extend_request" not in offered(Role.PROVIDER)
+    assert {"extend_approve", "extend_reject"} <= offered(Role.LEADER)
 
 
 def test_openapi_documents_the_routes_in_chinese(world):

@@ -211,7 +211,9 @@ def test_a_grid_worker_reports_only_in_reach(world):
     ({"requester_phone": "12345"}, "requester_phone"),
     ({"channel": "pigeon"}, "channel"),
     ({"kind": "dispute"}, "category"),
-    ({"latitude": Decimal("91")}, "latitude"),
+    ({"latitude": Decimal("91"), "longitude": Decimal("115")}, "latitude"),
+    ({"latitude": Decimal("28.6")}, "longitude"),
+    ({"latitude": Decimal("NaN"), "longitude": Decimal("115")}, "latitude"),
 ])
 def test_bad_intake_names_the_field_and_creates_nothing(world, kwargs, field):
     base = dict(title="漏水", channel=Channel.PHONE, category=Category.objects.get(code="svc-housekeeping"),
@@ -267,9 +269,12 @@ def test_a_merged_case_closes_with_its_primary(world):
 def test_an_approved_extension_moves_the_deadline(world):
     case = case_in(world, Status.IN_PROGRESS)
     old = case.deadline_at
-    with pytest.raises(services.CaseError) as error:
-        services.request_extension(SYSTEM, case, version=case.version, reason="x", new_deadline=old)
-    assert error.value.field == "new_deadline"
+    for too_late_or_early in (old, old + services.MAX_EXTENSION + dt.timedelta(seconds=1),
+                              dt.datetime(9999, 12, 31, 23, 59, tzinfo=dt.timezone(-dt.timedelta(hours=23)))):
+        with pytest.raises(services.CaseError) as error:
+            services.request_extension(SYSTEM, case, version=case.version, reason="x",
+                                       new_deadline=too_late_or_early)
+        assert error.value.field == "new_deadline"
     services.request_extension(SYSTEM, case, version=case.version, reason="等待配件",
                                new_deadline=old + dt.timedelta(days=3))
     with pytest.raises(services.CaseError):  # one pending request at a time

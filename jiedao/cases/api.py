@@ -59,6 +59,7 @@ from .services import CaseConflict, CaseError
 router = Router(tags=["工单"])
 
 MAX_PAGE_SIZE = 100
+MAX_PAGE = 100_000  # 10 million cases at the largest page size; beyond, the offset means nothing
 
 
 # --- schemas ----------------------------------------------------------------------------------
@@ -195,7 +196,7 @@ class CaseFilter(Schema):
     mine: bool | None = Field(None, description="只看由我承办的")
     unit: int | None = Field(None, description="只看该单位(含下级)的工单:单位编号")
     q: str | None = Field(None, description="全文检索:标题、内容、地址、诉求人、查询码")
-    page: int = Field(1, ge=1, description="页码")
+    page: int = Field(1, ge=1, le=MAX_PAGE, description="页码")
     page_size: int = Field(20, ge=1, le=MAX_PAGE_SIZE, description="每页条数(最多 100)")
 
 
@@ -317,12 +318,17 @@ def _summary(case: Case, now: dt.datetime, reveal: bool = False) -> dict[str, An
     }
 
 
-def _allowed_actions(user, case: Case) -> list[str]:
-    return [action for action in workflow.actions_from(case.status) if permissions.may(user, action, case)]
+def _allowed_actions(user, case: Case, extensions) -> list[str]:
+    pending = any(x.status == ExtensionStatus.PENDING for x in extensions)
+    now = timezone.now()
+    return [action for action in workflow.actions_from(case.status)
+            if permissions.may(user, action, case)
+            and workflow.open_now(action, case.deadline_at, pending, now)]
 
 
 def _detail(request: HttpRequest, case: Case, reveal: bool = False) -> dict[str, Any]:
     out = _summary(case, timezone.now(), reveal)
+    extensions = list(case.extensions.all())
     out.update({
         "description": case.description,
         "latitude": case.latitude,
@@ -342,7 +348,7 @@ def _detail(request: HttpRequest, case: Case, reveal: bool = False) -> dict[str,
         "reviewed_at": _local(case.reviewed_at),
         "closed_at": _local(case.closed_at),
         "revealed": reveal,
-        "allowed_actions": _allowed_actions(request.user, case),
+        "allowed_actions": _allowed_actions(request.user, case, extensions),
         "timeline": [
             {"id": e.pk, "action": e.action, "action_label": str(Action(e.action).label), "at": _local(e.at),
              "actor": e.actor_label, "from_status": e.from_status, "to_status": e.to_status,
@@ -360,7 +366,7 @@ def _detail(request: HttpRequest, case: Case, reveal: bool = False) -> dict[str,
              "new_deadline": _local(x.new_deadline), "requested_by": x.requested_by,
              "requested_at": _local(x.requested_at), "decided_by": x.decided_by,
              "decided_at": _local(x.decided_at)}
-            for x in case.extensions.all()
+            for x in extensions
         ],
     })
     return out
@@ -593,9 +599,10 @@ def accept(request: HttpRequest, case_id: int, payload: NoteIn):
 @router.get("/pool", response={200: CasePage, **ERRORS}, summary="可认领的服务点单(服务方)",
             description="服务方所在社区/街道里尚未派出的服务点单,可用 claim 认领;个人信息脱敏。")
 def pool(request: HttpRequest, page: int = 1, page_size: int = 20):
-    if page < 1 or not 1 <= page_size <= MAX_PAGE_SIZE:
-        return Status(400, {"detail": _("页码须 ≥ 1,每页 1–100 条"), "field": "page_size",
-                            "code": "invalid"})
+    for field, value, high in (("page", page, MAX_PAGE), ("page_size", page_size, MAX_PAGE_SIZE)):
+        if not 1 <= value <= high:
+            return Status(400, {"detail": _("%(f)s 须在 1 到 %(h)s 之间") % {"f": field, "h": high},
+                                "field": field, "code": "invalid"})
     queryset = Case.objects.filter(permissions.claimable_q(request.user)).select_related(
         "category", "street", "org_unit", "handler_unit", "handler", "owner")
     count = queryset.count()

@@ -132,6 +132,9 @@ def case_create(by: Actor, **fields: Any) -> Case:
     return INTAKE.submit(intake)
 
 
+MICRO_DEGREE = Decimal("0.000001")
+
+
 def check_intake(
     by: Actor,
     *,
@@ -174,9 +177,14 @@ def check_intake(
         raise CaseError(_("未知的来源渠道“%(c)s”") % {"c": channel}, "channel")
     if priority not in PRIORITIES:
         raise CaseError(_("未知的紧急程度“%(p)s”") % {"p": priority}, "priority")
+    if (latitude is None) != (longitude is None):
+        raise CaseError(_("纬度和经度须同时给出"), "longitude" if longitude is None else "latitude")
     for name, value, low, high in (("latitude", latitude, -90, 90), ("longitude", longitude, -180, 180)):
-        if value is not None and not (low <= Decimal(value) <= high):
+        if value is not None and not (Decimal(value).is_finite() and low <= Decimal(value) <= high):
             raise CaseError(_("坐标超出范围:%(v)s") % {"v": value}, name)
+    if latitude is not None:  # stored to the micro-degree (about 0.1 m): the answer shows what is stored
+        latitude = Decimal(latitude).quantize(MICRO_DEGREE)
+        longitude = Decimal(longitude).quantize(MICRO_DEGREE)
     street, unit = _place(org_unit, community, grid, street)
     if by.user is not None and not permissions.may_create(by.user, unit):
         raise NotAllowed(_("您不能在“%(u)s”登记工单") % {"u": unit.name}, "org_unit")
@@ -408,8 +416,8 @@ def merge(by: Actor, case: Case, *, version: int | None, primary: Case, note: st
     if primary.street_id != case.street_id:
         raise CaseError(_("只能并入同一街道的工单"), "primary")
     if primary.status in (Status.MERGED, Status.CLOSED):
-        raise CaseError(_("主工单 %(c)s 已%(s)s,不能再并入") % {"c": primary.tracking_code,
-                                                          "s": Status(primary.status).label}, "primary")
+        raise CaseError(_("主工单 %(c)s 的状态为“%(s)s”,不能再并入") % {
+            "c": primary.tracking_code, "s": Status(primary.status).label}, "primary")
     with atomic():
         event = _step(by, case, version, Action.MERGE, note=note, at=at, fields={"merged_into": primary},
                       data={"primary": primary.tracking_code})
@@ -426,16 +434,24 @@ def add_note(by: Actor, case: Case, *, note: str, at: dt.datetime | None = None)
         return _step(by, case, None, Action.NOTE, note=note, at=at)
 
 
+MAX_EXTENSION = dt.timedelta(days=365)
+
+
 def request_extension(by: Actor, case: Case, *, version: int | None, new_deadline: dt.datetime,
                       reason: str, at: dt.datetime | None = None) -> Extension:
-    """申请延期: before the deadline, with a reason and a later date."""
+    """申请延期: before the deadline, with a reason and a later date, at most ``MAX_EXTENSION``
+    later (a date given without its offset is the office's local time)."""
     now = at or timezone.now()
     if not (reason or "").strip():
         raise CaseError(_("申请延期必须写明理由"), "reason")
     if now > case.deadline_at:
         raise CaseError(_("已超过办理期限,不能再申请延期"), "new_deadline")
+    if timezone.is_naive(new_deadline):
+        new_deadline = timezone.make_aware(new_deadline)
     if new_deadline <= case.deadline_at:
         raise CaseError(_("延期后的期限必须晚于现在的期限"), "new_deadline")
+    if new_deadline - case.deadline_at > MAX_EXTENSION:
+        raise CaseError(_("一次延期最多 %(d)s 天") % {"d": MAX_EXTENSION.days}, "new_deadline")
     if case.extensions.filter(status=ExtensionStatus.PENDING).exists():
         raise CaseError(_("已有一项待审批的延期申请"), "new_deadline")
     with atomic():

@@ -235,13 +235,8 @@ STEP_BY_SLUG = {s.slug: s for s in STEPS}
 
 
 def step_available(user, spec: StepSpec, case: Case, pending_extension: bool) -> bool:
-    if not workflow.allowed(spec.action, case.status) or not permissions.may(user, spec.action, case):
-        return False
-    if spec.slug == "extend_request":
-        return not pending_extension and timezone.now() <= case.deadline_at
-    if spec.slug == "extend_decide":
-        return pending_extension
-    return True
+    return (workflow.allowed(spec.action, case.status) and permissions.may(user, spec.action, case)
+            and workflow.open_now(spec.action, case.deadline_at, pending_extension, timezone.now()))
 
 
 def _run_step(by: Actor, spec: StepSpec, case: Case, data: dict, user) -> None:

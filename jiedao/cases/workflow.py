@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 from .models import Action, Status
@@ -49,3 +50,13 @@ def allowed(action: str, status: str) -> bool:
 
 def actions_from(status: str) -> list[str]:
     return [action for action, step in STEPS.items() if status in step.sources]
+
+
+def open_now(action: str, deadline_at: dt.datetime, pending_extension: bool, now: dt.datetime) -> bool:
+    """Beyond the state: an extension is asked for before the deadline and while none waits,
+    and decided only while one waits (what the services check again)."""
+    if action == Action.EXTEND_REQUEST:
+        return not pending_extension and now <= deadline_at
+    if action in (Action.EXTEND_APPROVE, Action.EXTEND_REJECT):
+        return pending_extension
+    return True
