@@ -152,11 +152,16 @@ def test_personal_values_are_masked_on_pages_and_exports(world, client, records)
         html = client.get(url).content.decode()
         assert resident.id_number not in html and resident.phone not in html and resident.name not in html
         assert resident.id_number[:6] + "********" + resident.id_number[-4:] in html
+        # The birth date is what the ID number's mask hides: only its year is shown.
+        assert resident.birth_date.isoformat() not in html
+        assert f"{resident.birth_date:%Y年%-m月%-d日}" not in html
     book = openpyxl.load_workbook(
         io.BytesIO(client.get(reverse("ledgers:export", args=["residents"])).content)
     )
     values = {str(c) for row in book.worksheets[0].iter_rows(values_only=True) for c in row}
     assert resident.id_number not in values and resident.name not in values and resident.phone not in values
+    assert f"{resident.birth_date:%Y}-**-**" in values
+    assert not any(resident.birth_date.isoformat() in v for v in values)
     household = records["households"]["grid"]
     html = client.get(reverse("ledgers:detail", args=["households", household.pk])).content.decode()
     assert household.head_name not in html
@@ -182,6 +187,10 @@ def test_reveal_needs_the_permission_and_is_audited(world, client, records):
         {"field": "id_number"},
     )
     assert client.get(url).status_code == 405  # a GET (a prefetch, a link) never reveals
+    birth = client.post(reverse("ledgers:reveal", args=["residents", resident.pk, "birth_date"]))
+    assert resident.birth_date.isoformat() in birth.content.decode()
+    revealed = AuditEvent.objects.filter(event_type="ledgers.reveal", changes={"field": "birth_date"})
+    assert revealed.count() == 1
     other = records["residents"]["other_community"]
     assert client.post(reverse("ledgers:reveal", args=["residents", other.pk, "name"])).status_code == 404
     assert (
@@ -336,6 +345,7 @@ def test_api_lists_masked_records_in_scope(world, client, records):
     values = body["results"][0]["values"]
     assert values["姓名"] == mask_name(resident.name) and resident.id_number not in response.content.decode()
     assert values["手机号"] == resident.phone[:3] + "****" + resident.phone[-4:]
+    assert values["出生日期"] == f"{resident.birth_date:%Y}-**-**"  # with the masked ID: no whole number
     assert client.get(f"/api/ledgers/residents/{resident.pk}", **auth).status_code == 200
     other = records["residents"]["other_community"]
     assert client.get(f"/api/ledgers/residents/{other.pk}", **auth).status_code == 404

@@ -1,5 +1,8 @@
 """Masking personal data on screen (standards.md: 张*, 138****8000, 110105********002X).
 
+A birth date shows its year only (1985-**-**): the eight digits an ID number's mask hides are
+the birth date, so a full date next to a masked ID number would give the whole number back.
+
 Masking is the default everywhere a person is listed; showing the full value is a separate,
 permission-gated and audited action. These helpers never raise: an odd value is masked too,
 so a bad row cannot leak the original through an exception page.
@@ -36,3 +39,12 @@ def mask_id(id_number: str | None) -> str:
     if len(id_number) > 10:
         return id_number[:6] + MASK * (len(id_number) - 10) + id_number[-4:]
     return MASK * len(id_number)
+
+
+def mask_birth_date(value) -> str:
+    """A date (or its ISO text) keeps its year: 1985-03-12 → 1985-**-**."""
+    text = str(value or "").strip()
+    if not text:
+        return ""
+    year = text[:4]
+    return f"{year}-**-**" if len(text) >= 10 and year.isdigit() else MASK * len(text)

@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from jiedao.audit.trail import Actor, atomic, diff, record, snapshot
-from jiedao.core.masking import mask_id, mask_name, mask_phone
+from jiedao.core.masking import mask_birth_date, mask_id, mask_name, mask_phone
 
 from . import fields as F
 from .models import (
@@ -38,6 +38,7 @@ from .models import (
 )
 
 MASKERS = {
+    "birth_date": mask_birth_date,
     "name": mask_name,
     "head_name": mask_name,
     "contact_name": mask_name,
@@ -46,7 +47,7 @@ MASKERS = {
     "contact_phone": mask_phone,
 }
 PERSONAL_FIELDS = {
-    "ledgers.resident": {"name", "id_number", "phone"},
+    "ledgers.resident": {"name", "id_number", "phone", "birth_date"},
     "ledgers.relocationhousehold": {"head_name", "id_number", "phone"},
     "ledgers.enterprise": {"contact_name", "contact_phone"},
 }
@@ -60,15 +61,17 @@ class DuplicateRecord(ValidationError):
         self.existing = existing
 
 
-def _masked(changes: dict[str, Any], obj: models.Model) -> dict[str, Any]:
-    """Mask the personal fields of ``obj``'s kind (a project's or building's name is not personal)."""
+def masked(changes: dict[str, Any], obj: models.Model) -> dict[str, Any]:
+    """Mask the personal fields of ``obj``'s kind (a project's or building's name is not personal):
+    when an event is recorded, and again when one recorded before a field counted as personal is
+    shown (masking a masked value changes nothing)."""
     personal = PERSONAL_FIELDS.get(obj._meta.label_lower, ())
     out = {}
     for name, value in changes.items():
         masker = MASKERS.get(name) if name in personal else None
         if masker and isinstance(value, list):
-            out[name] = [masker(v) if isinstance(v, str) else v for v in value]
-        elif masker and isinstance(value, str):
+            out[name] = [masker(v) if isinstance(v, (str, dt.date)) else v for v in value]
+        elif masker and isinstance(value, (str, dt.date)):
             out[name] = masker(value)
         else:
             out[name] = value
@@ -90,7 +93,7 @@ def _create(by: Actor, obj: models.Model, event: str, fields: list[str]) -> mode
         event_type=event,
         target=obj,
         org_unit=obj.org_unit,
-        changes=_masked({k: [None, v] for k, v in snapshot(obj, fields).items()}, obj),
+        changes=masked({k: [None, v] for k, v in snapshot(obj, fields).items()}, obj),
     )
     return obj
 
@@ -105,7 +108,7 @@ def _update(by: Actor, obj: models.Model, event: str, fields: list[str], values:
     changes = diff(obj, before, fields)
     if changes:
         obj.save()
-        record(by=by, event_type=event, target=obj, org_unit=obj.org_unit, changes=_masked(changes, obj))
+        record(by=by, event_type=event, target=obj, org_unit=obj.org_unit, changes=masked(changes, obj))
     return list(changes)
 
 

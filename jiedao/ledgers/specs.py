@@ -14,7 +14,7 @@ from django.db.models import Q
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from jiedao.core.masking import mask_id, mask_name, mask_phone
+from jiedao.core.masking import mask_birth_date, mask_id, mask_name, mask_phone
 from jiedao.core.models import OrgUnit
 
 from . import fields as F
@@ -173,7 +173,8 @@ class ResidentSpec(LedgerSpec):
             note=gettext_lazy("18 位;请保持文本格式,勿转成数字"),
         ),
         Column("gender", gettext_lazy("性别"), export=lambda o: o.get_gender_display(), width=6),
-        Column("birth_date", gettext_lazy("出生日期"), export=lambda o: o.birth_date, width=12),
+        Column("birth_date", gettext_lazy("出生日期"), export=lambda o: mask_birth_date(o.birth_date),
+               reveal=lambda o: o.birth_date, width=12),
         Column(
             "phone",
             gettext_lazy("手机号"),

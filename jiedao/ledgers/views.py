@@ -28,7 +28,7 @@ from django.views.decorators.http import require_POST
 from jiedao.accounts.access import get_scoped_or_404, has_cap, require_cap, units_in_scope
 from jiedao.accounts.roles import Cap
 from jiedao.audit.trail import Actor
-from jiedao.core.masking import mask_id, mask_name, mask_phone
+from jiedao.core.masking import mask_birth_date, mask_id, mask_name, mask_phone
 
 from . import engine, importer, selectors, services
 from . import forms as ledger_forms
@@ -106,7 +106,6 @@ UI: dict[str, LedgerUI] = {
         ],
         lambda o: [
             (_("性别"), o.get_gender_display()),
-            (_("出生日期"), o.birth_date),
             (_("年龄"), _age(o)),
             (_("住址"), o.address or "—"),
             (_("人群类别"), _groups(o) or "—"),
@@ -117,6 +116,7 @@ UI: dict[str, LedgerUI] = {
             ("name", gettext_lazy("姓名"), mask_name),
             ("id_number", gettext_lazy("公民身份号码"), mask_id),
             ("phone", gettext_lazy("手机号"), mask_phone),
+            ("birth_date", gettext_lazy("出生日期"), mask_birth_date),
         ],
         ledger_forms.ResidentForm,
         lambda o: mask_name(o.name),
@@ -441,7 +441,7 @@ def _cases(request, obj):
 def _changes(obj, changes, event_type: str = "") -> list[tuple[str, str]]:
     """An event's changes for the history table: Chinese field names, "旧值 → 新值"."""
     out = []
-    for name, value in (changes or {}).items():
+    for name, value in services.masked(changes or {}, obj).items():
         if name == "kind" and event_type == "ledgers.project_milestone":
             out.append(
                 (str(_("节点")), str(MilestoneKind(value).label) if value in MilestoneKind.values else value)
@@ -568,7 +568,7 @@ def _form_page(request, ledger: str, obj=None):
     if obj is not None and request.method == "GET" and may_reveal:
         # An edit form shows the full personal values: that is a reveal, recorded as such.
         for field, _label, _m in ui.personal:
-            if getattr(obj, field, ""):
+            if field in ui.form.base_fields and getattr(obj, field, ""):
                 services.reveal(by=Actor.of(request), obj=obj, field=field)
     form = ui.form(request.POST or None, initial=initial, **_form_kwargs(request, ledger))
     if not may_reveal:
