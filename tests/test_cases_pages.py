@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import re
 
 import pytest
 from django.db.models import Q
@@ -507,9 +508,17 @@ def test_supervision_and_kpis(client, loop):
     services.assign_owner(Actor(user=loop.lingdao), case, version=case.version, owner=loop.lingdao)
     services.accept(Actor(user=loop.keshi), case, version=case.version)
     services.resolve(Actor(user=loop.keshi), case, version=case.version, outcome=Outcome.SOLVED, note="好了")
+    late = loop.create("超期件")
+    Case.objects.filter(pk=late.pk).update(deadline_at=timezone.now() - dt.timedelta(days=1))
     client.force_login(loop.lingdao)
     page = client.get(reverse("cases:supervision")).content.decode()
     assert "本周办结" in page and 'data-owner="lingdao"' in page
+
+    def row(code):
+        return re.search(rf'<tr data-case="{code}">.*?</tr>', page, re.S).group(0)
+
+    # Each row's own badge: the supervised case is not overdue though another case on the page is.
+    assert "已超期" in row(late.tracking_code) and "已超期" not in row(case.tracking_code)
     response = client.get(reverse("cases:kpis"))
     assert response.status_code == 200
     rows = {row["unit"].name: row for row in response.context["rows"] if row["unit"]}

@@ -548,8 +548,11 @@ def supervision(request):
             cases = list(owned.filter(status__in=OPEN_STATUSES).select_related(*LIST_FIELDS)
                          .order_by("deadline_at")[:20])
             owners.append({"person": person, **row, "cases": cases})
+    def rows(cases):  # each case's own badges (the page's "overdue" is a list, not a flag)
+        return [{"case": c, "overdue": c.is_overdue(now), "due_soon": c.is_due_soon(now)} for c in cases]
+
     context = {
-        "supervised": supervised, "overdue": overdue, "owners": owners, "now": now,
+        "supervised": rows(supervised), "overdue": rows(overdue), "owners": owners, "now": now,
         "supervised_count": count_label(supervised_count), "overdue_count": count_label(overdue_count),
         "nav_current": "supervision",
     }
