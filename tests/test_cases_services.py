@@ -259,6 +259,12 @@ def test_a_merged_case_closes_with_its_primary(world):
     assert primary.events.filter(action=Action.NOTE, data__merged=dup.tracking_code).exists()
     with pytest.raises(services.CaseError):
         services.merge(SYSTEM, new_case(world), version=1, primary=dup)  # cannot merge into a merged case
+    third = new_case(world, title="楼道漏水,第三户")
+    with pytest.raises(services.CaseError) as chained:  # a primary with duplicates stays the primary
+        services.merge(SYSTEM, primary, version=primary.version, primary=third)
+    assert chained.value.field == "primary" and third.tracking_code in chained.value.message
+    primary.refresh_from_db()
+    assert primary.status == Status.RECEIVED and primary.merged_into is None
     for step in (Action.DISPATCH, Action.ACCEPT, Action.RESOLVE):
         take(world, step, primary)
     services.close(SYSTEM, primary, version=primary.version)

@@ -415,6 +415,11 @@ def merge(by: Actor, case: Case, *, version: int | None, primary: Case, note: st
         raise CaseError(_("不能把工单并入它自己"), "primary")
     if primary.street_id != case.street_id:
         raise CaseError(_("只能并入同一街道的工单"), "primary")
+    if (merged := Case.objects.filter(merged_into=case).count()) > 0:
+        # Its duplicates close when it closes: merged on, they would wait for a case that no
+        # longer closes them. The other way round keeps one primary for all.
+        raise CaseError(_("工单 %(c)s 已有 %(n)s 件重复件并入,不能再并入别的工单;可以把 %(p)s 并入它")
+                        % {"c": case.tracking_code, "n": merged, "p": primary.tracking_code}, "primary")
     if primary.status in (Status.MERGED, Status.CLOSED):
         raise CaseError(_("主工单 %(c)s 的状态为“%(s)s”,不能再并入") % {
             "c": primary.tracking_code, "s": Status(primary.status).label}, "primary")
