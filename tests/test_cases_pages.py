@@ -319,6 +319,18 @@ def test_claim_from_the_pool(client, loop):
     assert wish.status == Status.IN_PROGRESS and wish.handler == loop.fuwu
 
 
+def test_a_step_on_a_case_no_longer_yours_gets_a_page_that_says_so(client, loop):
+    """The provider's pool page was open while the community dispatched the order elsewhere:
+    claiming it is a 404, told in Chinese in the site's layout, with the way back."""
+    wish = loop.create("微心愿:帮老人买菜", category=loop.housekeeping)
+    loop.dispatch(wish, unit=loop.chengguan)
+    response = act(client, loop.fuwu, wish, "claim")
+    page = response.content.decode()
+    assert response.status_code == 404 and 'data-error="404"' in page
+    assert "刚被他人派走、改派、认领或并单" in page and reverse("cases:case_list") in page
+    assert "Not Found" not in page
+
+
 @pytest.mark.parametrize("action,data,field_text", [
     ("dispatch", {}, "请选择承办单位或承办人"),
     ("dispatch", {"handler_unit": "999999"}, "承办单位"),

@@ -486,3 +486,17 @@ def test_revoke_out_of_scope_or_own_is_refused(client, world):
     assert "不能撤销自己的授权" in html(response)
     assert Membership.objects.filter(pk=mine.pk).exists()
     assert not AuditEvent.objects.filter(event_type="accounts.membership_revoke").exists()
+
+
+def test_error_pages_are_chinese(rf):
+    from django.contrib.auth.models import AnonymousUser
+    from django.core.exceptions import PermissionDenied
+    from django.views import defaults
+
+    request = rf.get("/nowhere/")
+    request.user = AnonymousUser()
+    for response, words in ((defaults.page_not_found(request, Exception()), "找不到这个页面"),
+                            (defaults.permission_denied(request, PermissionDenied()), "您没有权限做这件事"),
+                            (defaults.server_error(request), "没有保存一半")):
+        page = response.content.decode()
+        assert words in page and "Not Found" not in page and "Server Error" not in page
