@@ -500,3 +500,12 @@ def test_error_pages_are_chinese(rf):
                             (defaults.server_error(request), "没有保存一半")):
         page = response.content.decode()
         assert words in page and "Not Found" not in page and "Server Error" not in page
+
+
+def test_an_empty_choice_is_offered_in_chinese(world, client):
+    """Django 6.1's empty choice of a select ("- Select an option -") has no zh-hans text."""
+    from jiedao.accounts.roles import Role
+
+    client.force_login(world.users[Role.COMMUNITY_WORKER])
+    page = client.get(reverse("cases:case_new")).content.decode()
+    assert '<option value="" selected>请选择</option>' in page and "Select an option" not in page
