@@ -938,6 +938,36 @@ def test_tab_links_are_what_the_querystring_tag_wrote(rf, loop):
         assert ours == tag.render(RequestContext(request, {"tabs": tabs})), query
 
 
+def test_tabs_keep_the_search_and_count_only_what_the_list_shows(client, loop):
+    """With a search the tab links keep it, the other tabs are not counted (each count would be
+    the search again) and this tab's count is the list's; a search typed in (htmx, the table
+    only) brings the tabs along out of band; without one the counts load as before."""
+    import html as html_lib
+
+    loop.create("小区停车难")
+    loop.create("楼道灯不亮")
+    client.force_login(loop.lingdao)
+    url = reverse("cases:case_list")
+
+    def nav(page):
+        return re.search(r'<nav class="tabs" id="case-tabs".*?</nav>', page, re.S).group(0)
+
+    searched = nav(client.get(url, {"tab": "all", "q": "停车"}).content.decode())
+    links = [html_lib.unescape(h) for h in re.findall(r'href="([^"]+)"', searched)]
+    assert links and all("q=%E5%81%9C%E8%BD%A6" in link for link in links), links
+    assert "hx-get" not in searched and "is-pending" not in searched
+    current = r'data-tab="all" class="is-current"[^>]*>[^<]*<span class="tab-count">1</span>'
+    assert re.search(current, searched)
+    typed = client.get(url, {"tab": "all", "q": "停车"},
+                       headers={"HX-Request": "true", "HX-Target": "case-table"})
+    oob = nav(typed.content.decode())
+    assert 'hx-swap-oob="true"' in oob and "q=%E5%81%9C%E8%BD%A6" in oob
+    plain = nav(client.get(url, {"tab": "all"}).content.decode())
+    assert "hx-get" in plain and "is-pending" in plain and "hx-swap-oob" not in plain
+    counted = nav(client.get(reverse("cases:case_tab_counts"), {"tab": "all", "kind": ""}).content.decode())
+    assert "is-pending" not in counted and 'data-tab="all"' in counted
+
+
 @pytest.mark.parametrize("dense", [False, True])
 def test_walked_search_matches_the_full_text_index(loop, monkeypatch, dense):
     """search(…, walk=True) on SQLite tests each case's stored tokens instead of the FTS

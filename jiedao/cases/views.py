@@ -86,32 +86,39 @@ def case_list(request):
     tab = TAB_BY_KEY[tab_key]
     form, total, page = inbox_page(user, tab_key, request.GET, request.GET.get("page"), now)
     # The other tabs' counts arrive by htmx right after the list (case_tab_counts): the list
-    # does not wait for six more counts.
+    # does not wait for six more counts. With a search or a filter they are not counted (each
+    # would be that search again): only this tab's count, the list's own, is shown.
+    filtered = any(value for key, value in request.GET.items() if key not in ("tab", "page"))
+    pending = None if filtered else ""
+    partial_only = (request.htmx and not request.htmx.history_restore_request
+                    and request.htmx.target == "case-table")
     context = {
-        "form": form, "filter_bar": filter_bar(form),
-        "tabs": [(t, count_label(total) if t.key == tab_key else "", href)
+        "form": form, "filter_bar": filter_bar(form), "filtered": filtered, "oob_tabs": partial_only,
+        "counts_query": _tab_query(request, tab_key),
+        "tabs": [(t, count_label(total) if t.key == tab_key else pending, href)
                  for t, href in zip(tabs, tab_links(request, tabs), strict=True)], "tab": tab,
         "rows": _list_rows(page, user, now), "page": page, "total": count_label(total),
         "can_create": has_cap(user, Cap.BUSINESS_WRITE) or has_cap(user, Cap.GRID_REPORT),
         "export_limit": EXPORT_LIMIT, "nav_current": "cases",
     }
-    partial_only = (request.htmx and not request.htmx.history_restore_request
-                    and request.htmx.target == "case-table")
     template = "cases/case_list.html#case_table" if partial_only else "cases/case_list.html"
     return render(request, template, context)
 
 
+def _tab_query(request, key: str) -> str:
+    """This request's query with ``tab`` set and ``page`` dropped (the filters kept)."""
+    params = request.GET.copy()
+    params["tab"] = key
+    params.pop("page", None)
+    return params.urlencode()
+
+
 def tab_links(request, tabs) -> list[str]:
-    """Each tab's link: the list's URL with this request's query but ``tab`` set and ``page``
-    dropped — what ``{% url 'cases:case_list' %}{% querystring tab=… page=None %}`` wrote, built
-    here once rather than through two tags per tab."""
-    base, links = reverse("cases:case_list"), []
-    for t in tabs:
-        params = request.GET.copy()
-        params["tab"] = t.key
-        params.pop("page", None)
-        links.append(f"{base}?{params.urlencode()}")
-    return links
+    """Each tab's link: the list's URL with this request's query, filters and search kept, but
+    ``tab`` set and ``page`` dropped — what ``{% url 'cases:case_list' %}{% querystring tab=…
+    page=None %}`` wrote, built here once rather than through two tags per tab."""
+    base = reverse("cases:case_list")
+    return [f"{base}?{_tab_query(request, t.key)}" for t in tabs]
 
 
 @require_GET
