@@ -505,9 +505,15 @@ def test_notification_inbox(client, loop):
     assert 'class="bell-count"' in bell and ">1<" in bell
     page = client.get(reverse("cases:notifications")).content.decode()
     assert note.text in page
-    client.post(reverse("cases:notification_read", args=[note.pk]), headers={"HX-Request": "true"})
+    assert 'id="unread-count">未读 1<' in page
+    read = client.post(reverse("cases:notification_read", args=[note.pk]), headers={"HX-Request": "true"})
     note.refresh_from_db()
     assert note.read_at is not None
+    # The answer brings the counts it changed along, out of band: the bell and the heading.
+    answer = read.content.decode()
+    assert 'id="bell"' in answer and 'class="bell-count"' not in answer
+    assert re.search(r'id="unread-count" hx-swap-oob="true">未读 0<', answer)
+    assert answer.count('hx-swap-oob="true"') == 2
     assert 'class="bell-count"' not in client.get(reverse("cases:notification_bell")).content.decode()
     # someone else's notification is a 404
     client.force_login(loop.shequ)

@@ -667,7 +667,8 @@ def notification_read(request, pk: int):
         return redirect("cases:case_detail", pk=note.case_id)
     if request.htmx:
         note.refresh_from_db()
-        return render(request, "cases/includes/note.html", {"n": note})
+        return render(request, "cases/includes/note_read.html",
+                      {"n": note, "unread": unread_count(request.user)})
     return redirect("cases:notifications")
 
 
