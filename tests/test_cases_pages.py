@@ -271,6 +271,9 @@ def test_the_whole_loop_through_the_forms(client, loop):
     assert act(client, loop.shequ, case, "reopen", reason="居民再次反映").status_code == 302
     case.refresh_from_db()
     assert case.status == Status.IN_PROGRESS and case.reopen_count == 2
+    # While it is being handled again, the result and review shown are marked as the last round's.
+    page = client.get(reverse("cases:case_detail", args=[case.pk])).content.decode()
+    assert "<dt>重办前的办理结果</dt>" in page and "<dt>重办前的回访</dt>" in page
     assert act(client, loop.keshi, case, "resolve", outcome="explained", note="已解释").status_code == 302
     case.refresh_from_db()
     assert act(client, loop.shequ, case, "close", note="联系不上").status_code == 302
@@ -284,6 +287,7 @@ def test_the_whole_loop_through_the_forms(client, loop):
                   "重办", "归档"):
         assert f"<strong>{label}</strong>" in page, label
     assert str(loop.keshi) in page and "已联系物业" in page
+    assert "<dt>办理结果</dt>" in page and "重办前" not in page  # resolved again: this round's
 
 
 def test_return_redispatch_and_merge(client, loop):

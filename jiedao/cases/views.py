@@ -366,6 +366,9 @@ def _detail_context(request, case: Case, *, bound: dict | None = None, open_step
                        and permissions.may(user, Action.ATTACH, case)),
         "attach_form": (bound or {}).get("attach") or f.AttachForm(),
         "overdue": case.is_overdue(now), "due_soon": case.is_due_soon(now),
+        # Sent back (重办) and not resolved again: the result and review shown are the last round's.
+        "before_reopen": case.reopen_count > 0 and case.status in (Status.RECEIVED, Status.DISPATCHED,
+                                                                    Status.IN_PROGRESS),
         "merged_cases": list(Case.objects.filter(merged_into=case).order_by("created_at")[:20]),
         "suggestions": suggestions,
         "provider": provider, "merged_into": case.merged_into,
