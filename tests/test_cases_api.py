@@ -368,6 +368,15 @@ def test_grid_worker_cannot_reveal(world, apis):
     response = apis[Role.GRID_WORKER].get(f"{case.pk}", reveal=1)
     assert response.status_code == 403
     assert apis[Role.GRID_WORKER].get(f"{case.pk}").json()["requester_phone"] == "138****8000"
+    # Nor may it find the case by the whole number: each guess at the four hidden digits would
+    # be answered. Those who may see phones search by them.
+    refused = apis[Role.GRID_WORKER].get("", q="13800138000")
+    assert refused.status_code == 400 and refused.json()["field"] == "q"
+    assert "权限" in refused.json()["detail"]
+    assert apis[Role.GRID_WORKER].get("", q="１３８００１３８０００").status_code == 400  # full-width digits
+    found = apis[Role.COMMUNITY_WORKER].get("", q="13800138000").json()["items"]
+    assert [c["id"] for c in found] == [case.pk]
+    assert apis[Role.GRID_WORKER].get("", q=case.tracking_code).json()["count"] == 1
 
 
 # --- list filters -----------------------------------------------------------------------------------

@@ -948,6 +948,16 @@ def test_tab_links_are_what_the_querystring_tag_wrote(rf, loop):
         assert ours == tag.render(RequestContext(request, {"tabs": tabs})), query
 
 
+def test_a_phone_search_needs_the_right_to_see_phones(client, loop):
+    case = loop.create("楼道灯不亮")
+    client.force_login(loop.wangge)  # sees phones masked
+    page = client.get(reverse("cases:case_list"), {"tab": "all", "q": case.requester_phone}).content.decode()
+    assert "按手机号或电话号码查找需要“查看完整个人信息”的权限" in page
+    client.force_login(loop.shequ)
+    page = client.get(reverse("cases:case_list"), {"tab": "all", "q": case.requester_phone}).content.decode()
+    assert "权限" not in page and case.tracking_code in page
+
+
 def test_tabs_keep_the_search_and_count_only_what_the_list_shows(client, loop):
     """With a search the tab links keep it, the other tabs are not counted (each count would be
     the search again) and this tab's count is the list's; a search typed in (htmx, the table

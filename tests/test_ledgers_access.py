@@ -354,6 +354,22 @@ def test_api_lists_masked_records_in_scope(world, client, records):
     assert client.get("/api/ledgers/residents/", HTTP_AUTHORIZATION=f"Bearer {token}").status_code == 404
 
 
+def test_search_looks_in_personal_fields_only_where_they_may_be_seen(world, client, records):
+    """A grid worker sees ID numbers, phones and names masked: a search matching them would
+    give the hidden characters back one query at a time, so for them it looks elsewhere."""
+    resident = records["residents"]["grid"]
+    url = reverse("ledgers:list", args=["residents"])
+    for needle in (resident.id_number[:10], resident.phone, resident.name):
+        client.force_login(world.users[Role.GRID_WORKER])
+        assert f'data-pk="{resident.pk}"' not in client.get(url, {"q": needle}).content.decode(), needle
+        client.force_login(world.users[Role.COMMUNITY_WORKER])
+        assert f'data-pk="{resident.pk}"' in client.get(url, {"q": needle}).content.decode(), needle
+    type(resident).objects.filter(pk=resident.pk).update(address="兰宫路小区12栋")
+    client.force_login(world.users[Role.GRID_WORKER])  # what the grid worker sees still finds it
+    assert f'data-pk="{resident.pk}"' in client.get(url, {"q": "兰宫路小区"}).content.decode()
+    assert f'data-pk="{resident.pk}"' not in client.get(url, {"q": "十里江山"}).content.decode()
+
+
 def test_editors_without_reveal_are_not_shown_personal_fields(world, client, records):
     household = records["households"]["grid"]
     client.force_login(world.users[Role.GRID_WORKER])

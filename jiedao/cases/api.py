@@ -491,6 +491,9 @@ def list_cases(request: HttpRequest, filters: Query[CaseFilter]):
     if filters.mine:
         queryset = queryset.filter(handler=user)
     if filters.q and filters.q.strip():
+        if permissions.phone_search_refused(request.user, filters.q):
+            return Status(400, {"detail": str(permissions.PHONE_SEARCH_REFUSED), "field": "q",
+                                "code": "invalid"})
         queryset = _text_search(queryset, filters.q.strip())
     count = queryset.count()
     size = filters.page_size

@@ -19,6 +19,7 @@ from jiedao.accounts.models import Membership, User
 from jiedao.accounts.roles import GRANTS, Cap, Role
 from jiedao.core.models import OrgUnit, OrgUnitKind
 
+from . import permissions
 from .models import (
     AttachmentStage,
     Case,
@@ -86,6 +87,7 @@ class CaseFilterForm(forms.Form):
 
     def __init__(self, *args, user, **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        self.user = user
         self.fields["kind"].choices = _blank(_("全部")) + list(CaseKind.choices)
         self.fields["status"].choices = _blank(_("全部")) + list(Status.choices)
         self.fields["channel"].choices = _blank(_("全部")) + list(Channel.choices)
@@ -108,6 +110,12 @@ class CaseFilterForm(forms.Form):
         if data.get("date_from") and data.get("date_to") and data["date_from"] > data["date_to"]:
             self.add_error("date_to", _("受理止日期不能早于受理起日期"))
         return data
+
+    def clean_q(self) -> str:
+        q = self.cleaned_data["q"]
+        if permissions.phone_search_refused(self.user, q):
+            raise forms.ValidationError(permissions.PHONE_SEARCH_REFUSED)
+        return q
 
     def filters(self) -> dict:
         """The valid part of the form; an invalid field filters nothing."""

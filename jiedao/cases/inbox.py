@@ -680,6 +680,7 @@ class InboxFilterForm(f.CaseFilterForm):
 
     def __init__(self, *args, user, **kwargs) -> None:
         forms.Form.__init__(self, *args, **kwargs)  # CaseFilterForm's own __init__ only sets choices
+        self.user = user
         fields = self.fields
         key, fixed = _fixed_choices()
         chosen = {name: (key, choices) for name, choices in fixed.items()}

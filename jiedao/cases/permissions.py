@@ -16,8 +16,11 @@ callers: their checks happen before they reach the services.
 
 from __future__ import annotations
 
+import re
+
 from django.db.models import Q, QuerySet
 from django.http import Http404
+from django.utils.translation import gettext_lazy
 
 from jiedao.accounts.access import grants, has_cap, scope_paths, scope_q
 from jiedao.accounts.roles import Cap
@@ -195,3 +198,17 @@ def may(user, action: str, case: Case) -> bool:
 
 def may_create(user, unit) -> bool:
     return any(has_cap(user, cap, unit) for cap in (Cap.BUSINESS_WRITE, Cap.GRID_REPORT, Cap.OWN_REQUESTS))
+
+
+PHONE_LIKE = re.compile(r"\d{7,}")
+
+
+def phone_search_refused(user, text: str) -> bool:
+    """A search for a phone number (seven digits or more in a row) by someone who may see no
+    one's phone number: requesters' phones are masked for them, and a search matching the whole
+    number would confirm the hidden digits one guess at a time."""
+    return bool(PHONE_LIKE.search(text or "")) and not has_cap(user, Cap.REVEAL_PERSONAL)
+
+
+PHONE_SEARCH_REFUSED = gettext_lazy(
+    "按手机号或电话号码查找需要“查看完整个人信息”的权限;可以按标题、地址、查询码查找")

@@ -80,7 +80,8 @@ def ledger_list(request: HttpRequest, ledger: str, params: Query[ListQuery]):
     _ledger(ledger)
     if not has_cap(request.user, Cap.BUSINESS_READ):
         raise Http404
-    qs, _used = selectors.apply_filters(ledger, selectors.ledger_queryset(ledger, request.user), request.GET)
+    qs, _used = selectors.apply_filters(ledger, selectors.ledger_queryset(ledger, request.user), request.GET,
+                                        request.user)
     qs = get_spec(ledger).export_queryset(qs).order_by("pk")
     limit = max(1, min(params.limit, MAX_LIMIT))
     offset = max(0, params.offset)

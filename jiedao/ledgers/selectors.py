@@ -9,7 +9,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from jiedao.accounts.access import grants, scoped
+from jiedao.accounts.access import grants, scope_q, scoped
 from jiedao.accounts.roles import GRANTS, Cap
 from jiedao.audit.models import AuditEvent
 from jiedao.core.models import OrgUnit
@@ -30,6 +30,7 @@ from .models import (
     Resident,
     Sector,
 )
+from .services import PERSONAL_FIELDS
 
 # How the ledger events read in the change history (the audit log may import this map too).
 LEDGER_EVENT_LABELS = {
@@ -185,15 +186,25 @@ def ledger_queryset(key: str, user, cap: str = Cap.BUSINESS_READ, archived: bool
     return scoped(qs, user, cap)
 
 
-def apply_filters(key: str, qs: QuerySet, params) -> tuple[QuerySet, dict[str, str]]:
-    """Filter a ledger's queryset by the request's parameters; returns it and the values used."""
+def apply_filters(key: str, qs: QuerySet, params, user) -> tuple[QuerySet, dict[str, str]]:
+    """Filter a ledger's queryset by the request's parameters; returns it and the values used.
+
+    The search looks in a record's personal fields (name, ID number, phone) only where ``user``
+    may see them (``Cap.REVEAL_PERSONAL``): elsewhere they are masked, and a search that matched
+    them would tell the hidden digits one query at a time."""
     query = QUERIES[key]
     used: dict[str, str] = {}
     q = (params.get("q") or "").strip()[:100]
     if q:
-        cond = Q()
+        personal = PERSONAL_FIELDS.get(query.model._meta.label_lower, set())
+        cond, hidden = Q(), Q()
         for name in query.search:
-            cond |= Q(**{f"{name}__icontains": q})
+            if name in personal:
+                hidden |= Q(**{f"{name}__icontains": q})
+            else:
+                cond |= Q(**{f"{name}__icontains": q})
+        if hidden:
+            cond |= hidden & scope_q(user, Cap.REVEAL_PERSONAL)
         qs = qs.filter(cond)
         used["q"] = q
     for flt in query.filters:

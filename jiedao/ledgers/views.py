@@ -320,7 +320,8 @@ def index(request):
 def ledger_list(request, ledger: str):
     ui = _ui(ledger)
     require_cap(request.user, Cap.BUSINESS_READ)
-    qs, used = selectors.apply_filters(ledger, selectors.ledger_queryset(ledger, request.user), request.GET)
+    qs, used = selectors.apply_filters(ledger, selectors.ledger_queryset(ledger, request.user), request.GET,
+                                       request.user)
     page = Paginator(
         qs.order_by(*selectors.QUERIES[ledger].model._meta.ordering or ["pk"]), PAGE_SIZE
     ).get_page(request.GET.get("page"))
@@ -751,7 +752,8 @@ def export(request, ledger: str):
         raise Http404
     require_cap(request.user, Cap.BUSINESS_READ)
     spec = get_spec(ledger)
-    qs, used = selectors.apply_filters(ledger, selectors.ledger_queryset(ledger, request.user), request.GET)
+    qs, used = selectors.apply_filters(ledger, selectors.ledger_queryset(ledger, request.user), request.GET,
+                                       request.user)
     stamp = timezone.localtime().strftime("%Y%m%d%H%M")
     return _xlsx(engine.export(spec, qs.order_by("pk")), f"{spec.label}_{stamp}.xlsx")
 
