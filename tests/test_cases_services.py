@@ -241,6 +241,22 @@ def test_resolve_requires_an_outcome_and_a_note(world):
     assert Case.objects.get(pk=case.pk).status == Status.IN_PROGRESS
 
 
+def test_the_person_dispatched_works_here_and_belongs_to_the_unit_named(world):
+    """A resident is not a handler; a person named with a handling unit belongs to it. (A
+    person alone may work anywhere: a case can be given to someone outside its street.)"""
+    case = new_case(world)
+    staff = world.users[Role.STAFF]
+    chengguan = staff.memberships.get(role=Role.STAFF).unit  # a department of the street
+    for handler, unit, words in ((world.users[Role.RESIDENT], None, "不是工作人员或服务方"),
+                                 (world.users[Role.GRID_WORKER], chengguan, "不属于承办单位")):
+        with pytest.raises(services.CaseError) as error:
+            services.dispatch(SYSTEM, case, version=case.version, handler_unit=unit, handler=handler)
+        assert error.value.field == "handler" and words in error.value.message
+    assert Case.objects.get(pk=case.pk).status == Status.RECEIVED
+    services.dispatch(SYSTEM, case, version=case.version, handler_unit=chengguan, handler=staff)
+    assert case.handler == staff
+
+
 def test_an_unsatisfied_review_reopens_and_counts(world):
     case = case_in(world, Status.RESOLVED)
     services.review(SYSTEM, case, version=case.version, satisfied=False, solved=False, rating=2,

@@ -23,7 +23,8 @@ from django.db import connection
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from jiedao.accounts.models import User
+from jiedao.accounts.models import Membership, User
+from jiedao.accounts.roles import Role
 from jiedao.audit.trail import Actor, atomic, record
 from jiedao.core import bulk
 from jiedao.core.groupcommit import GroupCommit
@@ -345,6 +346,22 @@ def _check_target(case: Case, handler_unit: OrgUnit | None, handler: User | None
                         "handler_unit")
     if handler is not None and not handler.is_active:
         raise CaseError(_("承办人 %(u)s 的账号已停用") % {"u": handler}, "handler")
+    if handler is not None:
+        # Anyone who works somewhere in the system (staff, a grid worker, a service provider)
+        # may be named — a case can be given to a person outside the case's street — but not a
+        # resident; named with a handling unit, the person belongs to it (or to a unit above it).
+        held = Membership.objects.filter(user=handler).values_list("unit__path", "role")
+        paths = [path for path, role in held if role != Role.RESIDENT]
+        if not paths:
+            raise CaseError(_("%(u)s 不是工作人员或服务方,不能承办") % {"u": handler}, "handler")
+        if handler_unit is not None and not any(_related(path, handler_unit.path) for path in paths):
+            raise CaseError(_("承办人 %(u)s 不属于承办单位“%(n)s”") % {"u": handler, "n": handler_unit.name},
+                            "handler")
+
+
+def _related(a: str, b: str) -> bool:
+    """One unit path within the other (same unit, below it or above it)."""
+    return a.startswith(b) or b.startswith(a)
 
 
 def dispatch(by: Actor, case: Case, *, version: int | None, handler_unit: OrgUnit | None = None,
