@@ -1008,6 +1008,8 @@ def test_walked_search_matches_the_full_text_index(loop, monkeypatch, dense):
         plain = set(search.search(Case.objects.all(), text))
         walked = set(search.search(Case.objects.all(), text, walk=True))
         assert walked == plain, (text, connection.vendor)
+    for nothing in ("%", " ,。!", "——"):  # no word in it: nothing is found, not everything
+        assert not search.search(Case.objects.all(), nothing).exists(), nothing
         # PostgreSQL walks a dense word's first page by the substring tests alone
         assert set(search.search(Case.objects.all(), text, walk=True, is_dense=dense)) == plain, text
     assert set(search.search(Case.objects.all(), "漏水", walk=True)) == {made[0]}
