@@ -404,7 +404,7 @@ def case_act(request, pk: int, action: str):
             initial["version"] = fresh.version
             context = _detail_context(
                 request, fresh, open_step=spec.slug,
-                conflict=_("已被他人更新,请刷新。") + " " + exc.message,
+                conflict=exc.message,
                 bound={spec.slug: spec.form(case=fresh, user=user, initial=initial)})
             return render(request, "cases/case_detail.html", context, status=409)
         except CaseError as exc:
