@@ -37,6 +37,16 @@ def test_demo_loads_every_record_type_once(world):
     assert (sum(i.hazards_found for i in inspections),
             sum(i.hazards_rectified for i in inspections)) == (5, 4)
 
+    # The cases the records raised were registered on the record's day (a 2021 history), not on
+    # the day the demo ran: each comes before its first dispatch.
+    from jiedao.cases.models import Case
+
+    raised = Case.objects.filter(channel__in=("inspection", "visit", "roundtable", "joint_meeting"))
+    assert raised.exists()
+    for case in raised:
+        assert case.created_at.year == 2021, (case.title, case.created_at)
+        assert case.dispatched_at is None or case.created_at < case.dispatched_at, case.title
+
     # the seed's "位列全区第三/第二/第四" for 1-9月 come out of the computation
     district = world.units["360103"]
     ranks = {(r.indicator.code, r.street.code): r for r in ind.bulletin(district, 2021, 9)}

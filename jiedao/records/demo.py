@@ -200,7 +200,7 @@ def load(by: Actor, units: dict[str, OrgUnit]) -> list[str]:
                 meeting = services.meeting_create(
                     by, org_unit=units[key], kind=kind, date=date, place=place, topic=topic,
                     minutes="各方围绕议题充分讨论,形成处理意见。", attendance=attendance,
-                    suggestions=[text for text, _outcome in suggestions])
+                    suggestions=[text for text, _outcome in suggestions], at=_at(date, 17))
                 for row, (_text, outcome) in zip(meeting.suggestions.all(), suggestions,
                                                  strict=True):
                     if outcome:
@@ -241,7 +241,7 @@ def load(by: Actor, units: dict[str, OrgUnit]) -> list[str]:
                 inspection = services.inspection_create(
                     by, org_unit=units[key], date=date, kind=kind, premises_kind=pkind,
                     premises=premises, inspectors=inspectors,
-                    hazards=[text for text, _done in hazards])
+                    hazards=[text for text, _done in hazards], at=_at(date, 17))
                 for row, (_text, done) in zip(inspection.hazards.all(), hazards, strict=True):
                     if done:
                         _finish(by, row.case, "solved", date + dt.timedelta(days=3))
@@ -271,7 +271,8 @@ def _load_visits(by: Actor, units: dict[str, OrgUnit], street: OrgUnit) -> str:
             by, org_unit=street, date=dt.date.fromisoformat(day), visitor=leader,
             visitor_name=visitor, target_kind="enterprise", enterprise=enterprise,
             target_name="" if enterprise else "国金滨江置业有限公司",
-            note="了解企业经营情况,宣讲惠企政策。", demands=demands, suggestions=suggestions)
+            note="了解企业经营情况,宣讲惠企政策。", demands=demands, suggestions=suggestions,
+            at=_at(dt.date.fromisoformat(day), 17))
         count += 1
         for item, outcome in zip(visit.items.all(), ("solved", "transferred", "explained"),
                                  strict=False):

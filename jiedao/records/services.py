@@ -196,7 +196,7 @@ MEETING_CHANNEL = {
 def meeting_create(by: Actor, *, org_unit: OrgUnit, kind: str, date: dt.date, place: str,
                    topic: str, minutes: str = "",
                    attendance: dict[str, tuple[int, str]] | None = None,
-                   suggestions: Iterable[str] = ()) -> Meeting:
+                   suggestions: Iterable[str] = (), at: dt.datetime | None = None) -> Meeting:
     require_write(by, org_unit)
     meeting = Meeting(org_unit=org_unit, kind=kind, date=date, place=place, topic=topic,
                       minutes=minutes, created_by=by.user)
@@ -212,12 +212,13 @@ def meeting_create(by: Actor, *, org_unit: OrgUnit, kind: str, date: dt.date, pl
            changes={"kind": [None, kind], "date": [None, date], "topic": [None, topic],
                     "suggestions": [None, len(texts)]})
     for text in texts:
-        meeting_add_suggestion(by, meeting=meeting, text=text)
+        meeting_add_suggestion(by, meeting=meeting, text=text, at=at)
     return meeting
 
 
 @atomic_service
-def meeting_add_suggestion(by: Actor, *, meeting: Meeting, text: str) -> MeetingSuggestion:
+def meeting_add_suggestion(by: Actor, *, meeting: Meeting, text: str,
+                           at: dt.datetime | None = None) -> MeetingSuggestion:
     require_write(by, meeting.org_unit)
     text = text.strip()
     if not text:
@@ -227,7 +228,7 @@ def meeting_add_suggestion(by: Actor, *, meeting: Meeting, text: str) -> Meeting
                  description=_("%(m)s(%(d)s,%(p)s)收集的意见建议:%(t)s")
                  % {"m": meeting.get_kind_display(), "d": meeting.date, "p": meeting.place,
                     "t": text},
-                 category=_category(MEETING_CATEGORY.get(meeting.kind, "")))
+                 category=_category(MEETING_CATEGORY.get(meeting.kind, "")), at=at)
     suggestion = MeetingSuggestion.objects.create(meeting=meeting, text=text[:500], case=case)
     record(by=by, event_type="records.meeting_suggestion", target=meeting,
            org_unit=meeting.org_unit, changes={"suggestion": [None, text], "case": [None, case.pk]})
@@ -240,7 +241,8 @@ def meeting_add_suggestion(by: Actor, *, meeting: Meeting, text: str) -> Meeting
 def enterprise_visit_create(by: Actor, *, org_unit: OrgUnit, date: dt.date, visitor_name: str,
                             target_kind: str, target_name: str = "", enterprise=None,
                             visitor=None, note: str = "", demands: Iterable[str] = (),
-                            suggestions: Iterable[str] = ()) -> EnterpriseVisit:
+                            suggestions: Iterable[str] = (), at: dt.datetime | None = None
+                            ) -> EnterpriseVisit:
     require_write(by, org_unit)
     if enterprise is not None:
         if not org_unit.street or not enterprise.org_unit.path.startswith(org_unit.street.path):
@@ -257,18 +259,19 @@ def enterprise_visit_create(by: Actor, *, org_unit: OrgUnit, date: dt.date, visi
                     "visitor": [None, visitor_name]})
     for kind, texts in ((VisitItemKind.DEMAND, demands), (VisitItemKind.SUGGESTION, suggestions)):
         for text in _lines(texts):
-            visit_add_item(by, visit=visit, kind=kind, text=text)
+            visit_add_item(by, visit=visit, kind=kind, text=text, at=at)
     return visit
 
 
 @atomic_service
-def visit_add_item(by: Actor, *, visit: EnterpriseVisit, kind: str, text: str) -> VisitItem:
+def visit_add_item(by: Actor, *, visit: EnterpriseVisit, kind: str, text: str,
+                   at: dt.datetime | None = None) -> VisitItem:
     require_write(by, visit.org_unit)
     label = VisitItemKind(kind).label
     case = _case(by, unit=visit.org_unit, kind="enterprise_demand", channel="visit", title=text,
                  description=_("%(d)s 走访%(t)s收集的%(k)s:%(x)s")
                  % {"d": visit.date, "t": visit.target_name, "k": label, "x": text},
-                 enterprise=visit.enterprise)
+                 enterprise=visit.enterprise, at=at)
     item = VisitItem.objects.create(visit=visit, kind=kind, text=text[:500], case=case)
     record(by=by, event_type="records.visit_item", target=visit, org_unit=visit.org_unit,
            changes={kind: [None, text], "case": [None, case.pk]})
@@ -343,7 +346,7 @@ class HazardInput:
 def inspection_create(by: Actor, *, org_unit: OrgUnit, date: dt.date, kind: str,
                       premises_kind: str, premises: str, enterprise=None, building=None,
                       inspectors: int = 1, note: str = "",
-                      hazards: Iterable[HazardInput | str] = ()) -> Inspection:
+                      hazards: Iterable[HazardInput | str] = (), at: dt.datetime | None = None) -> Inspection:
     require_write(by, org_unit)
     inspection = Inspection(org_unit=org_unit, date=date, kind=kind, premises_kind=premises_kind,
                             premises=premises, enterprise=enterprise, building=building,
@@ -357,13 +360,14 @@ def inspection_create(by: Actor, *, org_unit: OrgUnit, date: dt.date, kind: str,
             hazard = HazardInput(hazard)
         if hazard.text.strip():
             inspection_add_hazard(by, inspection=inspection, text=hazard.text,
-                                  photos=hazard.photos)
+                                  photos=hazard.photos, at=at)
     return inspection
 
 
 @atomic_service
 def inspection_add_hazard(by: Actor, *, inspection: Inspection, text: str,
-                          photos: Sequence[UploadedFile] = ()) -> InspectionHazard:
+                          photos: Sequence[UploadedFile] = (), at: dt.datetime | None = None
+                          ) -> InspectionHazard:
     require_write(by, inspection.org_unit)
     text = text.strip()
     if not text:
@@ -373,7 +377,7 @@ def inspection_add_hazard(by: Actor, *, inspection: Inspection, text: str,
                  % {"d": inspection.date, "k": inspection.get_kind_display(),
                     "p": inspection.premises, "t": text},
                  address=inspection.premises[:200], enterprise=inspection.enterprise,
-                 category=_category(INSPECTION_CATEGORY.get(inspection.kind, "")))
+                 category=_category(INSPECTION_CATEGORY.get(inspection.kind, "")), at=at)
     _attach(by, case, photos, "before")
     hazard = InspectionHazard.objects.create(inspection=inspection, text=text[:500], case=case)
     record(by=by, event_type="records.inspection_hazard", target=inspection,
