@@ -90,6 +90,25 @@ def test_inbox_rows_go_to_handler_owner_and_requester_of_their_steps(
     assert len(SENT) == 5
 
 
+def test_a_case_given_to_a_unit_tells_the_people_who_work_there(world):
+    """No person named: everyone who works the handling unit's cases hears of it (in-app and
+    企业微信), not the provider or a resident of the community, nor the dispatcher."""
+    shequ, staff = world.users[Role.COMMUNITY_WORKER], world.users[Role.STAFF]
+    department = staff.memberships.get(role=Role.STAFF).unit
+    case = _order(world)
+    services.dispatch(Actor(user=shequ), case, version=case.version, handler_unit=department)
+    told = set(Notification.objects.filter(event__action="dispatch").values_list("user", flat=True))
+    assert told == {staff.pk}
+    services.supervise(Actor(user=world.users[Role.LEADER]), case, version=case.version, note="尽快")
+    assert _inbox(staff) == ["dispatch", "supervise"]
+    community = world.units["360103012001"]
+    services.redispatch(Actor(user=world.users[Role.LEADER]), case, version=case.version,
+                        handler_unit=community, note="改由社区办")
+    told = set(Notification.objects.filter(event__action="redispatch").values_list("user", flat=True))
+    assert told == {shequ.pk}  # the community's worker; not its provider or resident
+    assert world.users[Role.PROVIDER].pk not in told and world.users[Role.RESIDENT].pk not in told
+
+
 def test_landline_gets_no_sms(world, django_capture_on_commit_callbacks):
     shequ = world.users[Role.COMMUNITY_WORKER]
     services.case_create(Actor(user=shequ), title="楼道杂物", channel=Channel.PHONE, kind="demand",

@@ -4,7 +4,8 @@
 messages commit or roll back with the step. Sending happens after commit (``messaging``).
 
 - in-app: the handler, the owner (包案 leader) and a requester with an account, for the
-  steps that concern each (never the person who took the step);
+  steps that concern each (never the person who took the step). A case given to a unit with
+  no person named has as its handler everyone who works at that unit (``UNIT_ROLES``);
 - 企业微信: the same handler and owner (their account name is the 企业微信 userid);
 - SMS: the requester's mobile on 受理 and 办结, with the tracking code to follow and rate it.
 """
@@ -15,7 +16,8 @@ from dataclasses import dataclass
 
 from django.utils.translation import gettext as _
 
-from jiedao.accounts.models import User
+from jiedao.accounts.models import Membership, User
+from jiedao.accounts.roles import Role
 from jiedao.core import bulk
 from jiedao.core.identifiers import MOBILE_RE
 
@@ -29,6 +31,8 @@ TO_OWNER = {Action.ASSIGN_OWNER, Action.SUPERVISE, Action.RETURN, Action.EXTEND_
             Action.RESOLVE, Action.REVIEW}
 TO_REQUESTER = {Action.CREATE, Action.ACCEPT, Action.CLAIM, Action.RESOLVE, Action.CLOSE}
 SMS_TO_REQUESTER = {Action.CREATE, Action.RESOLVE}
+# Who stands for a handling unit when no person is named: those who work its cases.
+UNIT_ROLES = (Role.LEADER, Role.STAFF, Role.COMMUNITY_WORKER, Role.GRID_WORKER)
 
 
 def text_for(case: Case, event: CaseEvent) -> str:
@@ -89,11 +93,16 @@ def outgoing(steps: list[tuple[Case, CaseEvent]]) -> Outgoing:
     rows: list[Notification] = []
     wecom: list[tuple[Case, str, set[int]]] = []
     sms: list[tuple[str, str, str, Case]] = []
+    units = _unit_people({case.handler_unit_id for case, event in steps
+                          if event.action in TO_HANDLER and not case.handler_id and case.handler_unit_id})
     for case, event in steps:
         text = text_for(case, event)
         staff: set[int] = set()
-        if event.action in TO_HANDLER and case.handler_id:
-            staff.add(case.handler_id)
+        if event.action in TO_HANDLER:
+            if case.handler_id:
+                staff.add(case.handler_id)
+            elif case.handler_unit_id:
+                staff |= units.get(case.handler_unit_id, set())
         if event.action in TO_OWNER and case.owner_id:
             staff.add(case.owner_id)
         staff.discard(event.actor_id)
@@ -109,3 +118,14 @@ def outgoing(steps: list[tuple[Case, CaseEvent]]) -> Outgoing:
             sms.append((messaging.SMS, case.requester_phone, sms_text(case, event), case))
     messages = [] if messaging.is_muted() else messaging.outbound(sms)
     return Outgoing(rows, wecom, messages, bulk.values(messages, late=messaging.CASE))
+
+
+def _unit_people(unit_ids: set[int]) -> dict[int, set[int]]:
+    """The active people who work at each unit (``UNIT_ROLES``); no query when there is none
+    (an intake names no handler)."""
+    people: dict[int, set[int]] = {}
+    if unit_ids:
+        held = Membership.objects.filter(unit_id__in=unit_ids, role__in=UNIT_ROLES, user__is_active=True)
+        for unit_id, user_id in held.values_list("unit_id", "user_id"):
+            people.setdefault(unit_id, set()).add(user_id)
+    return people

@@ -172,8 +172,8 @@ def search(queryset: QuerySet[Case], text: str, *, is_dense: bool | None = None,
     own (``_walked_match``), otherwise against the list of matches built once. ``is_dense``: the
     caller's answer of ``dense(text)``, saving the count that decides it."""
     parts = _query_parts(text)
-    if not parts:  # only punctuation or spaces: no word to find, so nothing is found
-        return queryset.none()
+    if not parts:  # no search at all; or punctuation only: no word to find, so nothing is found
+        return queryset.none() if (text or "").strip() else queryset
     if all(map(_single, parts)):
         q = Q()
         for part in parts:
