@@ -244,3 +244,27 @@ def test_rate_limit_page_and_failed_messages_page(live_server, world, browser, w
     message.refresh_from_db()
     assert message.status == OutboundStatus.SENT
     shot(staff, "outbox-retried")
+
+
+def test_back_and_send_again_registers_one_case(live_server, world, browser, walk_settings):
+    """The resident sends the form, goes Back (the browser fetches the form page again and
+    fills in what was typed) and sends it again: the same case, said so, not a second one."""
+    base = live_server.url
+    phone = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True).new_page()
+    phone.goto(f"{base}/s/new/svc-housekeeping/?c={LANGONG}")
+    phone.fill("#id_name", "王五")
+    phone.fill("#id_phone", "13600136000")
+    phone.fill("#id_address", "兰宫路小区 6 栋")
+    phone.click("button[type=submit]")
+    phone.wait_for_url(f"{base}/s/done/")
+    code = phone.locator("[data-tracking-code]").inner_text().strip()
+    assert phone.locator("[data-sent-before]").count() == 0
+    phone.go_back()
+    phone.wait_for_url(re.compile(r".*/s/new/svc-housekeeping/.*"))
+    assert phone.locator("#id_phone").input_value() == "13600136000"  # filled in again by the browser
+    phone.click("button[type=submit]")
+    phone.wait_for_url(f"{base}/s/done/")
+    assert phone.locator("[data-tracking-code]").inner_text().strip() == code
+    assert "没有重复登记" in phone.locator("[data-sent-before]").inner_text()
+    assert Case.objects.count() == 1
+    shot(phone, "phone-sent-again", full=False)

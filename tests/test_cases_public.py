@@ -1,5 +1,6 @@
 """The resident's phone page (/s/): order, file, track with code + phone, rate; limits and errors."""
 
+import datetime as dt
 import re
 
 import pytest
@@ -116,8 +117,23 @@ def test_the_same_form_sent_twice_registers_one_case(world, resident):
     assert f"data-tracking-code>{case.tracking_code}<" in done and "data-sent-before" in done
     assert case.events.count() == 1
     assert AuditEvent.objects.filter(event_type="cases.create").count() == 1
-    # A form opened afresh is a new sending.
-    assert _order(resident).status_code == 302 and Case.objects.count() == 2
+    # A form opened afresh with something else in it is a new sending.
+    assert _order(resident, description="再预约一次").status_code == 302 and Case.objects.count() == 2
+
+
+def test_the_same_words_sent_again_with_a_new_key_are_that_sending(world, resident):
+    """Back fetches the form page anew (a new key) and the browser fills in what was typed:
+    the same words for the same service from the same phone are the earlier sending, for
+    ``RESEND_MINUTES``; after that, or with other words, a new case."""
+    assert _order(resident).status_code == 302
+    first = Case.objects.get()
+    again = _order(resident)  # a fresh form page, the same answers
+    assert again.status_code == 302 and Case.objects.count() == 1
+    assert "data-sent-before" in resident.get(again.url).content.decode()
+    assert _order(resident, phone="13700137000").status_code == 302 and Case.objects.count() == 2
+    Case.objects.filter(pk=first.pk).update(
+        created_at=first.created_at - dt.timedelta(minutes=public.RESEND_MINUTES + 1))
+    assert _order(resident).status_code == 302 and Case.objects.count() == 3
 
 
 def test_a_spent_key_with_another_phone_is_refused_and_replaced(world, resident):
@@ -161,6 +177,7 @@ def test_two_sendings_racing_register_one_case(world, resident, monkeypatch):
         return None if len(looked) == 1 else real(k)
 
     monkeypatch.setattr(public, "_sent_before", not_yet_committed)
+    monkeypatch.setattr(public, "_resent", lambda category, data: None)  # not committed either
     again = _send(resident, data)
     assert again.status_code == 302 and len(looked) == 2
     assert list(Case.objects.all()) == [first]
@@ -351,8 +368,8 @@ def test_rating_needs_the_phone_check_and_valid_answers(world, resident):
 def test_submissions_are_rate_limited_per_address(world, resident, settings):
     settings.JIEDAO_PUBLIC_RATE_PER_HOUR = 2
     assert _order(resident).status_code == 302
-    assert _order(resident).status_code == 302
-    response = _order(resident)
+    assert _order(resident, description="另一件事").status_code == 302
+    response = _order(resident, description="第三件事")
     assert response.status_code == 429
     assert "操作太频繁" in response.content.decode() and int(response["Retry-After"]) > 0
     assert Case.objects.count() == 2

@@ -12,7 +12,9 @@ written, and a review is taken only after this view has matched code and phone.
 Sending the form twice registers one case: the form page carries a one-time key, stored with
 the case it registered (``PublicSubmission``, unique). The same form sent again — a double tap,
 a reload after the connection dropped — is shown the case already registered; sent with
-another phone number, it is refused and the form gets a new key.
+another phone number, it is refused and the form gets a new key. Back fetches the form page
+anew, with a new key, and the browser fills in what was typed: the same words for the same
+service from the same phone within ``RESEND_MINUTES`` are taken for the earlier sending too.
 
 Abuse: every POST counts against the client address, and every lookup also against the
 tracking code, in fixed one-hour windows kept in the shared cache
@@ -67,6 +69,7 @@ SESSION_CREATED = "public_created"  # the code just created, shown once on the d
 SESSION_AGAIN = "public_again"  # the done page tells that the form had been sent before
 MAX_VERIFIED = 10
 CODE_RE = re.compile(r"^[0-9A-Z]{6,16}$")
+RESEND_MINUTES = 30  # the same words sent again within this time are one sending (``_resent``)
 PHONE_IN_TEXT = re.compile(r"(?<!\d)(1[3-9]\d)(\d{4})(\d{4})(?!\d)")
 
 
@@ -255,7 +258,7 @@ def submit(request: HttpRequest, code: str) -> HttpResponse:
         spent = False
         if form.is_valid():
             data = form.cleaned_data
-            sent_before = _sent_before(data["key"])
+            sent_before = _sent_before(data["key"]) or _resent(category, data)
             if sent_before is None:
                 try:
                     return _to_done(request, _register(request, category, data))
@@ -290,6 +293,18 @@ def submit(request: HttpRequest, code: str) -> HttpResponse:
 def _sent_before(key: str) -> Case | None:
     """The case an earlier sending of the form with this key registered, if any."""
     return Case.objects.filter(pk__in=PublicSubmission.objects.filter(key=key).values("case_id")).first()
+
+
+def _resent(category: Category, data: dict) -> Case | None:
+    """The same form sent again after Back: the browser fetched the form page anew (a new key)
+    and filled in what had been typed. The same words for the same service from the same phone
+    within ``RESEND_MINUTES`` are taken for that sending."""
+    since = timezone.now() - dt.timedelta(minutes=RESEND_MINUTES)
+    return (Case.objects.filter(street=data["community"].street, created_at__gte=since, channel=Channel.WEB,
+                                category=category, org_unit=data["community"], requester_phone=data["phone"],
+                                requester_name=data["name"], address=data["address"].strip(),
+                                description=data["description"].strip())
+            .order_by("-created_at").first())
 
 
 def _register(request: HttpRequest, category: Category, data: dict) -> Case:
