@@ -509,3 +509,9 @@ def test_an_empty_choice_is_offered_in_chinese(world, client):
     client.force_login(world.users[Role.COMMUNITY_WORKER])
     page = client.get(reverse("cases:case_new")).content.decode()
     assert '<option value="" selected>请选择</option>' in page and "Select an option" not in page
+
+
+def test_favicon_and_head_requests(client, world):
+    icon = client.get("/favicon.ico")
+    assert icon.status_code == 302 and "favicon" in icon["Location"] and icon["Location"].endswith(".svg")
+    assert client.head(reverse("public:submit", args=["svc-housekeeping"])).status_code == 200

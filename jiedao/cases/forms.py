@@ -70,6 +70,9 @@ def _under_any(paths) -> Q:
 
 # --- the inbox filters ------------------------------------------------------------------
 
+REFUSED_SEARCH = "—"  # a search without a word: it finds nothing (``search.search``)
+
+
 class CaseFilterForm(forms.Form):
     q = forms.CharField(label=_("搜索"), required=False, max_length=100,
                         widget=forms.TextInput(attrs={"type": "search",
@@ -118,11 +121,15 @@ class CaseFilterForm(forms.Form):
         return q
 
     def filters(self) -> dict:
-        """The valid part of the form; an invalid field filters nothing."""
+        """The valid part of the form; an invalid field filters nothing — but a refused search
+        finds nothing (``REFUSED_SEARCH``: no word in it), not every case."""
         if not self.is_bound:
             return {}
         self.is_valid()
-        return {k: v for k, v in self.cleaned_data.items() if v not in (None, "", False)}
+        out = {k: v for k, v in self.cleaned_data.items() if v not in (None, "", False)}
+        if "q" in self.errors:
+            out["q"] = REFUSED_SEARCH
+        return out
 
 
 # --- intake -------------------------------------------------------------------------------

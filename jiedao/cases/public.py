@@ -243,7 +243,7 @@ def _title(category: Category, description: str) -> str:
     return f"{category.name}:{first[:40]}" if first else category.name
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def submit(request: HttpRequest, code: str) -> HttpResponse:
     category = _public_categories().filter(code=code).first()
     if category is None:
@@ -381,7 +381,7 @@ def _verified(request: HttpRequest, code: str) -> bool:
     return code in request.session.get(SESSION_VERIFIED, [])
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def track(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         form = LookupForm(request.POST)

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count
 from django.http import Http404, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.templatetags.static import static
 from django.utils.translation import gettext_lazy as _
 
 from jiedao.accounts.access import ORG_CAPS, has_cap, units_visible
@@ -154,6 +155,11 @@ def org_unit(request, pk: int):
         "home_users": home_users,
         "nav_current": "org",
     })
+
+
+def favicon(request):
+    """/favicon.ico for clients that ask without reading the pages' icon link."""
+    return redirect(static("jiedao/favicon.svg"))
 
 
 def healthz(request):
