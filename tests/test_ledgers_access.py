@@ -370,6 +370,20 @@ def test_search_looks_in_personal_fields_only_where_they_may_be_seen(world, clie
     assert f'data-pk="{resident.pk}"' not in client.get(url, {"q": "十里江山"}).content.decode()
 
 
+def test_the_change_history_reads_as_labels_and_names(world, client, records):
+    """What an event stored (codes, ids, lists) is shown as people read it."""
+    from jiedao.ledgers.views import _changes
+
+    resident = records["residents"]["grid"]
+    changes = {"gender": [None, "female"], "groups": [[], ["employed", "youth"]],
+               "org_unit": [None, resident.org_unit_id], "notes": ["", "独居"]}
+    shown = dict(_changes(resident, changes))
+    assert shown["性别"] == "女" and shown["人群类别"] == "— → 在职人群、青少年"
+    assert shown["所属单位"] == str(resident.org_unit) and "→" not in shown["所属单位"]
+    assert shown["备注"] == "— → 独居"
+    assert "female" not in str(shown) and "['" not in str(shown)
+
+
 def test_editors_without_reveal_are_not_shown_personal_fields(world, client, records):
     household = records["households"]["grid"]
     client.force_login(world.users[Role.GRID_WORKER])

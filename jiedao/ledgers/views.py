@@ -39,6 +39,7 @@ from .models import (
     ImportRun,
     ImportStatus,
     MilestoneKind,
+    PopulationGroup,
     RelocationPlot,
     RelocationStage,
     Resident,
@@ -453,12 +454,35 @@ def _changes(obj, changes, event_type: str = "") -> list[tuple[str, str]]:
         except Exception:
             label = name
         if isinstance(value, list) and len(value) == 2:
-            old, new = ("—" if v in (None, "", []) else v for v in value)
+            old, new = (_shown(obj, name, v) for v in value)
             text = f"{new}" if value[0] is None else f"{old} → {new}"
         else:
-            text = str(value)
+            text = _shown(obj, name, value)
         out.append((label, text))
     return out
+
+
+def _shown(obj, name: str, value) -> str:
+    """A recorded value as people read it: a choice's label, a related record's name, a list
+    joined with 、, 是/否 — not the code, id or Python list the event stores."""
+    if value in (None, "", []):
+        return "—"
+    if isinstance(value, bool):
+        return _yes(value)
+    if isinstance(value, list):
+        return "、".join(_shown(obj, name, v) for v in value)
+    if name == "groups":
+        return str(PopulationGroup(value).label) if value in PopulationGroup.values else str(value)
+    try:
+        field = obj._meta.get_field(name)
+    except Exception:
+        field = None
+    if field is not None and field.choices:
+        return str(dict(field.flatchoices).get(value, value))
+    if field is not None and field.many_to_one and isinstance(value, int):
+        related = field.related_model.objects.filter(pk=value).first()
+        return str(related) if related is not None else str(value)
+    return str(value)
 
 
 @login_required
