@@ -42,6 +42,16 @@ def shot(page, name, full=True):
     page.screenshot(path=str(SHOTS / f"cases-walk-{name}.png"), full_page=full)
 
 
+def order_on_phone(phone, base, code, name, mobile, address):
+    """The resident's form for service ``code`` in 兰宫路社区, filled in and sent."""
+    phone.goto(f"{base}/s/new/{code}/?c={LANGONG}")
+    phone.fill("#id_name", name)
+    phone.fill("#id_phone", mobile)
+    phone.fill("#id_address", address)
+    phone.click("button[type=submit]")
+    phone.wait_for_url(f"{base}/s/done/")
+
+
 def no_sideways_scroll(page):
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= page.viewport_size["width"], f"page is {width}px wide on a phone"
@@ -223,12 +233,7 @@ def test_rate_limit_page_and_failed_messages_page(live_server, world, browser, w
     walk_settings.JIEDAO_PUBLIC_RATE_PER_HOUR = 30
     from django.core.cache import cache
     cache.clear()
-    phone.goto(f"{base}/s/new/svc-relief/?c={LANGONG}")
-    phone.fill("#id_name", "李四")
-    phone.fill("#id_phone", "13700137000")
-    phone.fill("#id_address", "兰宫路小区 4 栋")
-    phone.click("button[type=submit]")
-    phone.wait_for_url(f"{base}/s/done/")
+    order_on_phone(phone, base, "svc-relief", "李四", "13700137000", "兰宫路小区 4 栋")
     message = OutboundMessage.objects.get(channel=messaging.SMS)
     assert message.status == OutboundStatus.FAILED
     staff = browser.new_context(viewport=DESK).new_page()
@@ -251,12 +256,7 @@ def test_back_and_send_again_registers_one_case(live_server, world, browser, wal
     fills in what was typed) and sends it again: the same case, said so, not a second one."""
     base = live_server.url
     phone = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True).new_page()
-    phone.goto(f"{base}/s/new/svc-housekeeping/?c={LANGONG}")
-    phone.fill("#id_name", "王五")
-    phone.fill("#id_phone", "13600136000")
-    phone.fill("#id_address", "兰宫路小区 6 栋")
-    phone.click("button[type=submit]")
-    phone.wait_for_url(f"{base}/s/done/")
+    order_on_phone(phone, base, "svc-housekeeping", "王五", "13600136000", "兰宫路小区 6 栋")
     code = phone.locator("[data-tracking-code]").inner_text().strip()
     assert phone.locator("[data-sent-before]").count() == 0
     phone.go_back()
