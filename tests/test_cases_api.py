@@ -455,8 +455,8 @@ def test_openapi_documents_the_routes_in_chinese(world):
                  "/api/cases/{case_id}/attachments", "/api/cases/{case_id}/extension/decision"):
         assert path in paths, path
     assert paths["/api/cases/{case_id}/dispatch"]["post"]["summary"] == "派单"
-    assert set(paths["/api/cases/{case_id}/dispatch"]["post"]["responses"]) >= {"200", "400", "403", "404",
-                                                                                 "409", "422"}
+    assert set(paths["/api/cases/{case_id}/dispatch"]["post"]["responses"]) >= {"200", "400", "401", "403",
+                                                                                 "404", "409", "422"}
     props = schema["components"]["schemas"]["CaseSummary"]["properties"]
     assert props["requester_phone"]["description"] == "联系电话(默认脱敏)"
 

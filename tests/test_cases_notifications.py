@@ -74,7 +74,8 @@ def test_inbox_rows_go_to_handler_owner_and_requester_of_their_steps(
     assert _inbox(lingdao) == ["resolve"]
     # The resident with an account hears of intake, acceptance and the result.
     assert _inbox(jumin) == ["accept", "create", "resolve"]
-    assert _inbox(shequ) == []
+    # The community worker who dispatched it hears that it was resolved (the 回访 is hers).
+    assert _inbox(shequ) == ["resolve"]
     note = Notification.objects.get(user=fuwu, event__action="dispatch")
     assert case.tracking_code in note.text and "派单" in note.text
 
@@ -84,10 +85,10 @@ def test_inbox_rows_go_to_handler_owner_and_requester_of_their_steps(
     assert all(case.tracking_code in m.text for m in sms)
     assert "已受理" in sms[0].text and "已办结" in sms[1].text
     wecom = OutboundMessage.objects.filter(channel=messaging.WECOM)
-    assert sorted(wecom.values_list("recipient", flat=True)) == ["fuwu", "fuwu", "lingdao"]
+    assert sorted(wecom.values_list("recipient", flat=True)) == ["fuwu", "fuwu", "lingdao", "shequ"]
     # All sent after commit through the configured backend.
     assert set(OutboundMessage.objects.values_list("status", flat=True)) == {OutboundStatus.SENT}
-    assert len(SENT) == 5
+    assert len(SENT) == 6
 
 
 def test_a_case_given_to_a_unit_tells_the_people_who_work_there(world):
@@ -107,6 +108,16 @@ def test_a_case_given_to_a_unit_tells_the_people_who_work_there(world):
     told = set(Notification.objects.filter(event__action="redispatch").values_list("user", flat=True))
     assert told == {shequ.pk}  # the community's worker; not its provider or resident
     assert world.users[Role.PROVIDER].pk not in told and world.users[Role.RESIDENT].pk not in told
+
+
+def test_the_dispatcher_hears_that_the_case_came_back(world):
+    shequ, staff = world.users[Role.COMMUNITY_WORKER], world.users[Role.STAFF]
+    department = staff.memberships.get(role=Role.STAFF).unit
+    case = _order(world)
+    services.dispatch(Actor(user=shequ), case, version=case.version, handler_unit=department)
+    services.return_case(Actor(user=staff), case, version=case.version, reason="不属于本科室")
+    assert _inbox(shequ) == ["return"]
+    assert _inbox(staff) == ["dispatch"]  # not of the return it made itself
 
 
 def test_landline_gets_no_sms(world, django_capture_on_commit_callbacks):

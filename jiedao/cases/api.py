@@ -270,7 +270,7 @@ class OwnerIn(VersionIn):
     owner: int = Field(..., description="包案领导的账号编号")
 
 
-ERRORS: dict[int, type] = {400: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut,
+ERRORS: dict[int, type] = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut,
                            422: ValidationErrorOut}
 
 

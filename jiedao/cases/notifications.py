@@ -5,7 +5,8 @@ messages commit or roll back with the step. Sending happens after commit (``mess
 
 - in-app: the handler, the owner (包案 leader) and a requester with an account, for the
   steps that concern each (never the person who took the step). A case given to a unit with
-  no person named has as its handler everyone who works at that unit (``UNIT_ROLES``);
+  no person named has as its handler everyone who works at that unit (``UNIT_ROLES``); the
+  person who last dispatched the case hears that it came back (退单) or was resolved (to 回访);
 - 企业微信: the same handler and owner (their account name is the 企业微信 userid);
 - SMS: the requester's mobile on 受理 and 办结, with the tracking code to follow and rate it.
 """
@@ -30,6 +31,7 @@ TO_HANDLER = {Action.DISPATCH, Action.REDISPATCH, Action.SUPERVISE, Action.REOPE
 TO_OWNER = {Action.ASSIGN_OWNER, Action.SUPERVISE, Action.RETURN, Action.EXTEND_REQUEST,
             Action.RESOLVE, Action.REVIEW}
 TO_REQUESTER = {Action.CREATE, Action.ACCEPT, Action.CLAIM, Action.RESOLVE, Action.CLOSE}
+TO_DISPATCHER = {Action.RETURN, Action.RESOLVE}
 SMS_TO_REQUESTER = {Action.CREATE, Action.RESOLVE}
 # Who stands for a handling unit when no person is named: those who work its cases.
 UNIT_ROLES = (Role.LEADER, Role.STAFF, Role.COMMUNITY_WORKER, Role.GRID_WORKER)
@@ -95,6 +97,7 @@ def outgoing(steps: list[tuple[Case, CaseEvent]]) -> Outgoing:
     sms: list[tuple[str, str, str, Case]] = []
     units = _unit_people({case.handler_unit_id for case, event in steps
                           if event.action in TO_HANDLER and not case.handler_id and case.handler_unit_id})
+    dispatchers = _dispatchers({case.pk for case, event in steps if event.action in TO_DISPATCHER})
     for case, event in steps:
         text = text_for(case, event)
         staff: set[int] = set()
@@ -105,6 +108,8 @@ def outgoing(steps: list[tuple[Case, CaseEvent]]) -> Outgoing:
                 staff |= units.get(case.handler_unit_id, set())
         if event.action in TO_OWNER and case.owner_id:
             staff.add(case.owner_id)
+        if event.action in TO_DISPATCHER and dispatchers.get(case.pk):
+            staff.add(dispatchers[case.pk])
         staff.discard(event.actor_id)
         users = set(staff)
         if event.action in TO_REQUESTER and case.requester_user_id:
@@ -129,3 +134,13 @@ def _unit_people(unit_ids: set[int]) -> dict[int, set[int]]:
         for unit_id, user_id in held.values_list("unit_id", "user_id"):
             people.setdefault(unit_id, set()).add(user_id)
     return people
+
+
+def _dispatchers(case_ids: set[int]) -> dict[int, int]:
+    """Who last dispatched each case (a person, not the system); no query when none is asked."""
+    if not case_ids:
+        return {}
+    steps = (CaseEvent.objects.filter(case_id__in=case_ids, action__in=(Action.DISPATCH, Action.REDISPATCH),
+                                      actor__isnull=False)
+             .order_by("case_id", "at", "pk").values_list("case_id", "actor_id"))
+    return dict(steps)  # the last one per case wins
