@@ -1017,13 +1017,39 @@ def test_walked_search_matches_the_full_text_index(loop, monkeypatch, dense):
     assert set(search.search(Case.objects.all(), "abc", walk=True)) == set()
 
 
-def test_search_words_are_written_into_the_statement_safely(loop):
+def test_a_search_with_few_matches_is_looked_up_once(loop):
+    """SQLite: a search with few matches (not ``search.dense``) reads all of them once, counts
+    them and reads the page from them, instead of asking the full-text index again; a part of
+    one character ("号") is tested on the matches' tokens, never looked up in the index."""
+    from django.db import connection
+    from django.http import QueryDict
+    from django.test.utils import CaptureQueriesContext
+
+    from jiedao.cases import inbox
+
+    if connection.vendor != "sqlite":
+        pytest.skip("the capped count by the full-text index is SQLite's")
+    leak = loop.create("楼道水管漏水", address="兰宫路12号3栋")
+    loop.create("楼道灯不亮", address="兰宫路12栋")
+    with CaptureQueriesContext(connection) as queries:
+        _form, total, page = inbox.inbox_page(loop.lingdao, "all", QueryDict("q=兰宫路12号"), 1,
+                                              timezone.now())
+        rows = list(page)
+    assert total == 1 and rows == [leak]
+    lookups = [q["sql"] for q in queries.captured_queries if " MATCH " in q["sql"]]
+    assert lookups and not any('"号"' in sql for sql in lookups), lookups
+    # the whole query once (its parts may be probed alone, each read up to the threshold)
+    assert sum('"兰宫 宫路" AND "12"' in sql for sql in lookups) == 1, lookups
+
+
+def test_search_words_are_written_into_the_statement_safely(loop, monkeypatch):
     """On PostgreSQL the words are not bound (a prepared statement's generic plan would serve
     every word alike); only the tokens' own characters can reach the statement."""
     from django.db import connection
 
     from jiedao.cases import search
 
+    monkeypatch.setattr(search, "_pg_token_shares", lambda: ({}, 0))  # every token rare
     loop.create("楼道水管漏水", address="兰宫路12号3栋")
     sql, params = search.search(Case.objects.all(), "水管漏水 12").query.sql_with_params()
     if connection.vendor == "postgresql":
@@ -1051,7 +1077,29 @@ def test_dense_on_postgresql_takes_a_phrase_as_its_rarest_pair(monkeypatch):
     assert not search._pg_dense([["停车", "罕见"]])
 
 
-def test_postgresql_connection_settings(loop):
+def test_postgresql_looks_up_only_the_rarer_tokens(loop, monkeypatch):
+    """A token most cases hold ("号", "社区") is not looked up in the GIN index when the query
+    has a rarer one: it is tested on the rarer one's matches, and the same cases are found."""
+    from django.db import connection
+
+    from jiedao.cases import search
+
+    shares = {"兰宫": 0.2, "宫路": 0.2, "号": 1.0, "社区": 0.9}
+    monkeypatch.setattr(search, "_pg_token_shares", lambda: (shares, 1_000_000))
+    assert search._pg_looked_up([["兰宫", "宫路"], ["12"], ["号"]]) == ["12", "兰宫", "宫路"]
+    assert search._pg_looked_up([["社区"], ["号"]]) == ["号", "社区"]  # none rare: all of them
+    leak = loop.create("楼道水管漏水", address="兰宫路12号3栋")
+    loop.create("楼道灯不亮", address="兰宫路12栋")
+    loop.create("路灯不亮", address="兰宫路8号")
+    for walk in (False, True):
+        assert set(search.search(Case.objects.all(), "兰宫路12号", walk=walk)) == {leak}
+    if connection.vendor == "postgresql":
+        sql, _params = search.search(Case.objects.all(), "兰宫路12号").query.sql_with_params()
+        assert "to_tsquery('simple', '''12'' & ''兰宫'' & ''宫路''')" in sql, sql
+        assert "' 号 '" in sql
+
+
+def test_postgresql_connection_settings(loop, monkeypatch):
     """Prepared statements and no parallel workers on PostgreSQL; the token shares the dense
     test uses are read back from pg_stats after ANALYZE."""
     from django.db import connection
@@ -1064,6 +1112,7 @@ def test_postgresql_connection_settings(loop):
         cursor.execute("SHOW max_parallel_workers_per_gather")
         assert cursor.fetchone()[0] == "0"
     assert connection.settings_dict["OPTIONS"]["server_side_binding"] is True
+    monkeypatch.setattr(search, "_pg_stats", {})  # this test's shares stay in this test
     for i in range(20):
         loop.create(f"楼道水管漏水{i}", address="兰宫路12号3栋")
     with connection.cursor() as cursor:

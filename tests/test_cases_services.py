@@ -404,6 +404,11 @@ def test_search_finds_chinese_words_without_spaces(world):
     assert found("兰宫路") == {leak, noise}
     assert found("兰宫路 噪音") == {noise}
     assert found("漏噪") == set()
+    # a one-character part ("号", "栋") is tested on the other parts' matches, not looked up
+    assert found("兰宫路12号") == {leak}
+    assert found("兰宫路8号") == {noise}
+    assert found("8栋") == set()
+    assert found("号 栋") == {leak}
     assert found(leak.tracking_code.lower()) == {leak}
     assert found("13800138000") == {leak, noise}
     assert found("") == {leak, noise}

@@ -64,3 +64,24 @@ def test_other_connections_keep_sqlites_default(file_db):
     conn, path = file_db
     _write_pages(conn, 1500)
     assert path.stat().st_size > 1500 * PAGE  # SQLite's own checkpoint ran inside that commit
+
+
+def test_connections_read_the_database_file_through_mmap(tmp_path, monkeypatch, django_db_blocker):
+    """The deployment's connection options (settings.DATABASES) map the database file: reads
+    come from the shared page cache (JIEDAO_SQLITE_MMAP_MB, default 2048; SQLite caps it)."""
+    from django.conf import settings
+
+    alias = "mmapcheck"
+    options = settings.DATABASES["default"]["OPTIONS"]
+    configured = connections.configure_settings({"default": connections.settings["default"], alias: {
+        "ENGINE": "django.db.backends.sqlite3", "NAME": str(tmp_path / "m.sqlite3"),
+        "OPTIONS": {"init_command": options["init_command"]}}})[alias]
+    monkeypatch.setitem(connections.settings, alias, configured)
+    with django_db_blocker.unblock():
+        try:
+            with connections[alias].cursor() as cursor:
+                cursor.execute("PRAGMA mmap_size")
+                assert cursor.fetchone()[0] >= 256 * 2**20
+        finally:
+            connections[alias].close()
+            delattr(connections._connections, alias)

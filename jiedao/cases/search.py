@@ -80,9 +80,28 @@ def _single(part: list[str]) -> bool:
     return len(part) == 1 and len(part[0]) == 1
 
 
+def _fts_parts(parts: list[list[str]]) -> tuple[list[list[str]], list[list[str]]]:
+    """SQLite: the parts the FTS index looks up, and the parts then tested on the stored tokens
+    of the cases it found (``_token_tests``). A one-character part ("号" of "兰宫路社区17号")
+    is a token of nearly every document: FTS5 reads its whole list of a million documents to
+    intersect it with the others (20 of the 39 ms), so it is only tested on their matches."""
+    looked_up = [part for part in parts if not _single(part)]
+    return (looked_up, [part for part in parts if _single(part)]) if looked_up else (parts, [])
+
+
 def _fts_where(parts: list[list[str]]) -> tuple[str, list]:
-    """SQLite: the FTS5 condition for ``parts`` (each a phrase, all required) and its params."""
+    """SQLite: the FTS5 condition for ``parts`` (each a phrase, all required) and its params —
+    for the parts ``_fts_parts`` looks up; the rest are ``_token_tests``."""
     return "cases_casesearchdoc_fts MATCH %s", [" AND ".join('"' + " ".join(part) + '"' for part in parts)]
+
+
+def _token_tests(parts: list[list[str]], tokens_column: str) -> tuple[str, list]:
+    """The condition that a document's stored tokens hold every part as a phrase: the document
+    is the tokens joined by single spaces, so a phrase of pairs is the substring " t1 t2 … " of
+    " tokens " (instr on SQLite, strpos on PostgreSQL). "" when there are no parts."""
+    function = "strpos" if connection.vendor == "postgresql" else "instr"
+    tests = [f"{function}(' ' || {tokens_column} || ' ', %s) > 0"] * len(parts)
+    return " AND ".join(tests), [f" {' '.join(part)} " for part in parts]
 
 
 # On SQLite, a query matched by more cases than this is answered by walking the list's own
@@ -109,7 +128,7 @@ def dense(text: str) -> bool:
         return _pg_dense(parts)
     if connection.vendor != "sqlite":
         return False
-    where, params = _fts_where(parts)
+    where, params = _fts_where(_fts_parts(parts)[0])
     return _match_count(f"SELECT rowid FROM cases_casesearchdoc_fts WHERE {where}", params,
                         DENSE_MATCHES + 1) > DENSE_MATCHES
 
@@ -151,6 +170,22 @@ def _pg_dense(parts: list[list[str]]) -> bool:
     return share * total > DENSE_MATCHES
 
 
+# PostgreSQL: a token held by more than this share of the cases is not looked up in the index
+# when a rarer token of the query is — it is tested on the rarer one's matches instead.
+_PG_LOOKUP_SHARE = 0.2
+
+
+def _pg_looked_up(parts: list[list[str]]) -> list[str]:
+    """The tokens of ``parts`` the GIN index looks up: those held by at most
+    ``_PG_LOOKUP_SHARE`` of the cases, when there are any (else all). The index reads a token's
+    whole list of cases to intersect it: "号" and "社区", in nearly every address, are a
+    million entries each, and the rare "17" of "兰宫路社区17号" finds its thousand cases alone."""
+    shares, _total = _pg_token_shares()
+    every = sorted({token for part in parts for token in part})
+    rare = [token for token in every if shares.get(token, 0.0) <= _PG_LOOKUP_SHARE]
+    return rare or every
+
+
 def _walked_match(queryset: QuerySet[Case], parts: list[list[str]]) -> QuerySet[Case]:
     """``queryset``'s cases whose document holds every part as a phrase, tested case by case on
     the stored tokens — the FTS phrase query's answer, as the document is the tokens joined by
@@ -159,10 +194,10 @@ def _walked_match(queryset: QuerySet[Case], parts: list[list[str]]) -> QuerySet[
     of building the list of every match first (71,000 ids for "漏水": most of the search's time)."""
     table, pk = connection.ops.quote_name(Case._meta.db_table), connection.ops.quote_name("id")
     doc = connection.ops.quote_name(CaseSearchDoc._meta.db_table)
-    tests = " AND ".join(["instr(' ' || d.tokens || ' ', %s) > 0"] * len(parts))
+    tests, params = _token_tests(parts, "d.tokens")
     return queryset.extra(
         where=[f"EXISTS (SELECT 1 FROM {doc} AS d WHERE d.case_id = {table}.{pk} AND {tests})"],
-        params=[f" {' '.join(part)} " for part in parts])
+        params=params)
 
 
 def search(queryset: QuerySet[Case], text: str, *, is_dense: bool | None = None,
@@ -189,33 +224,57 @@ def search(queryset: QuerySet[Case], text: str, *, is_dense: bool | None = None,
         # on the stored tokens (a phrase of pairs is the substring " t1 t2 … " of " tokens ").
         # A tsquery phrase (<->) would instead rebuild each candidate's tsvector to check the
         # positions the index does not keep: 190 ms for "停车难" at a million cases.
-        words = " & ".join(f"'{token}'" for token in sorted({t for part in parts for t in part}))
+        looked_up = _pg_looked_up(parts)
+        words = " & ".join(f"'{token}'" for token in looked_up)
         match = f"to_tsvector('simple', tokens) @@ to_tsquery('simple', {_literal(words)})"
         # A list walked in its own order tests every part first (the substring tests are the
         # whole match, and much cheaper than building a tsvector); the match stays, so the
-        # planner can still take the index for a word few cases have.
+        # planner can still take the index for a word few cases have. A one-token part the
+        # index does not look up is tested too.
         phrases = [f"strpos(' ' || tokens || ' ', {_literal(' ' + ' '.join(part) + ' ')}) > 0"
-                   for part in parts if len(part) > 1 or walk]
+                   for part in parts if len(part) > 1 or walk or part[0] not in looked_up]
         # A word most cases hold, its first page walked: the substring tests alone, so that
         # the planner, which takes the pairs of a phrase for independent, cannot fetch and sort
         # all 71,000 matches of "停车难" (0.6 s) instead of walking a few hundred cases.
         conditions = phrases if walk and is_dense else [*phrases, match]
         sql = f"SELECT case_id FROM cases_casesearchdoc WHERE {' AND '.join(conditions)}"
         return queryset.filter(pk__in=RawSQL(sql, []))
+    looked_up, tested = _fts_parts(parts)
+    where, params = _fts_where(looked_up)
+    sql = f"SELECT rowid FROM cases_casesearchdoc_fts WHERE {where}"
+    if is_dense is None:
+        is_dense = _match_count(sql, params, DENSE_MATCHES + 1) > DENSE_MATCHES
+    if is_dense and walk:
+        return _walked_match(queryset, parts)
+    if is_dense:
+        # The same condition; the unary + keeps SQLite from driving the query by the ids
+        # (the id list is built once, and each row of the index is tested against it).
+        table = connection.ops.quote_name(Case._meta.db_table)
+        found = queryset.extra(where=[f"+{table}.{connection.ops.quote_name('id')} IN ({sql})"],
+                               params=params)
     else:
-        where, params = _fts_where(parts)
-        sql = f"SELECT rowid FROM cases_casesearchdoc_fts WHERE {where}"
-        if is_dense is None:
-            is_dense = _match_count(sql, params, DENSE_MATCHES + 1) > DENSE_MATCHES
-        if is_dense and walk:
-            return _walked_match(queryset, parts)
-        if is_dense:
-            # The same condition; the unary + keeps SQLite from driving the query by the ids
-            # (the id list is built once, and each row of the index is tested against it).
-            table = connection.ops.quote_name(Case._meta.db_table)
-            return queryset.extra(where=[f"+{table}.{connection.ops.quote_name('id')} IN ({sql})"],
-                                  params=params)
-    return queryset.filter(pk__in=RawSQL(sql, params))
+        found = queryset.filter(pk__in=RawSQL(sql, params))
+    return _walked_match(found, tested) if tested else found
+
+
+def few_matches(queryset: QuerySet[Case], text: str) -> list[int] | None:
+    """SQLite: the ids of every case of ``queryset`` matching ``text`` when there are at most
+    ``DENSE_MATCHES`` of them, read in one look-up of the index — the caller counts them and
+    reads its page from them. None when there are more (a dense search: walk the list instead)
+    or where this does not apply (PostgreSQL, a one-character query)."""
+    parts = _query_parts(text)
+    if connection.vendor != "sqlite" or not parts or all(map(_single, parts)):
+        return None
+    looked_up = _fts_parts(parts)[0]
+    if len(looked_up) == 1:
+        where, params = _fts_where(looked_up)
+        if _match_count(f"SELECT rowid FROM cases_casesearchdoc_fts WHERE {where}", params,
+                        DENSE_MATCHES + 1) > DENSE_MATCHES:
+            return None  # a common word: its matches are not read at all
+    # Several parts: their intersection is read once, at most one more than the threshold —
+    # not counted first and then read again.
+    ids = capped_ids(queryset, text, DENSE_MATCHES + 1)
+    return ids if ids is not None and len(ids) <= DENSE_MATCHES else None
 
 
 def capped_ids(queryset: QuerySet[Case], text: str, cap: int) -> list[int] | None:
@@ -236,10 +295,16 @@ def capped_ids(queryset: QuerySet[Case], text: str, cap: int) -> list[int] | Non
     if query.extra or {alias for alias, n in query.alias_refcount.items() if n} - {Case._meta.db_table}:
         return None  # joins or extra tables: not the plain case list this is written for
     table, pk = connection.ops.quote_name(Case._meta.db_table), connection.ops.quote_name("id")
-    match, match_params = _fts_where(parts)
+    looked_up, tested = _fts_parts(parts)
+    match, match_params = _fts_where(looked_up)
+    doc = connection.ops.quote_name(CaseSearchDoc._meta.db_table)
+    join, tests, test_params = "", "", []
+    if tested:
+        tests, test_params = _token_tests(tested, "d.tokens")
+        join, tests = f" CROSS JOIN {doc} AS d ON d.case_id = {table}.{pk}", f" AND {tests}"
     sql = (f"SELECT {table}.{pk} FROM cases_casesearchdoc_fts CROSS JOIN {table} "
-           f"ON {table}.{pk} = cases_casesearchdoc_fts.rowid "
-           f"WHERE {match}{' AND (' + where + ')' if where else ''} LIMIT %s")
+           f"ON {table}.{pk} = cases_casesearchdoc_fts.rowid{join} "
+           f"WHERE {match}{' AND (' + where + ')' if where else ''}{tests} LIMIT %s")
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*match_params, *params, cap])
+        cursor.execute(sql, [*match_params, *params, *test_params, cap])
         return [row[0] for row in cursor.fetchall()]
