@@ -55,12 +55,16 @@ class World:
 
 @pytest.fixture(autouse=True)
 def _fresh_memos():
-    """Per-process memos (jiedao/core/recent.py) must not carry rows from one test to the next."""
+    """Per-process memos (jiedao/core/recent.py, the search's token shares) must not carry rows
+    from one test to the next."""
+    from jiedao.cases import search
     from jiedao.core.recent import Recent
 
     Recent.forget_all()
+    search._shares.clear()  # the search's token shares, read from one test's cases
     yield
     Recent.forget_all()
+    search._shares.clear()
 
 
 def reference_data() -> None:

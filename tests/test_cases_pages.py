@@ -1017,7 +1017,7 @@ def test_walked_search_matches_the_full_text_index(loop, monkeypatch, dense):
     assert set(search.search(Case.objects.all(), "abc", walk=True)) == set()
 
 
-def test_a_search_with_few_matches_is_looked_up_once(loop):
+def test_a_search_with_few_matches_is_looked_up_once(loop, monkeypatch):
     """SQLite: a search with few matches (not ``search.dense``) reads all of them once, counts
     them and reads the page from them, instead of asking the full-text index again; a part of
     one character ("号") is tested on the matches' tokens, never looked up in the index."""
@@ -1025,10 +1025,11 @@ def test_a_search_with_few_matches_is_looked_up_once(loop):
     from django.http import QueryDict
     from django.test.utils import CaptureQueriesContext
 
-    from jiedao.cases import inbox
+    from jiedao.cases import inbox, search
 
     if connection.vendor != "sqlite":
         pytest.skip("the capped count by the full-text index is SQLite's")
+    monkeypatch.setattr(search, "_token_shares", lambda: ({"号": 0.9}, 1_000_000))
     leak = loop.create("楼道水管漏水", address="兰宫路12号3栋")
     loop.create("楼道灯不亮", address="兰宫路12栋")
     with CaptureQueriesContext(connection) as queries:
@@ -1049,7 +1050,7 @@ def test_search_words_are_written_into_the_statement_safely(loop, monkeypatch):
 
     from jiedao.cases import search
 
-    monkeypatch.setattr(search, "_pg_token_shares", lambda: ({}, 0))  # every token rare
+    monkeypatch.setattr(search, "_token_shares", lambda: ({}, 0))  # every token rare
     loop.create("楼道水管漏水", address="兰宫路12号3栋")
     sql, params = search.search(Case.objects.all(), "水管漏水 12").query.sql_with_params()
     if connection.vendor == "postgresql":
@@ -1070,33 +1071,59 @@ def test_dense_on_postgresql_takes_a_phrase_as_its_rarest_pair(monkeypatch):
     from jiedao.cases import search
 
     shares = {"停车": 0.07, "车难": 0.07, "兰宫": 0.2, "17": 0.005, "号": 1.0}
-    monkeypatch.setattr(search, "_pg_token_shares", lambda: (shares, 1_000_000))
+    monkeypatch.setattr(search, "_token_shares", lambda: (shares, 1_000_000))
     assert search._pg_dense([["停车", "车难"]])  # 70,000, not 0.07² of a million
     assert not search._pg_dense([["兰宫"], ["17"], ["号"]])  # 1,000
     assert search._pg_dense([["兰宫"], ["号"]])
     assert not search._pg_dense([["停车", "罕见"]])
 
 
-def test_postgresql_looks_up_only_the_rarer_tokens(loop, monkeypatch):
-    """A token most cases hold ("号", "社区") is not looked up in the GIN index when the query
-    has a rarer one: it is tested on the rarer one's matches, and the same cases are found."""
+def test_search_looks_up_only_the_rarer_tokens(loop, monkeypatch):
+    """A token most cases hold ("号", "社区") is not looked up in the index when the query has a
+    rarer one: each part is looked up by its runs of rarer tokens and tested whole on what they
+    find, and the same cases are found."""
     from django.db import connection
 
     from jiedao.cases import search
 
-    shares = {"兰宫": 0.2, "宫路": 0.2, "号": 1.0, "社区": 0.9}
-    monkeypatch.setattr(search, "_pg_token_shares", lambda: (shares, 1_000_000))
+    shares = {"兰宫": 0.2, "宫路": 0.2, "路社": 0.2, "社区": 1.0, "号": 1.0, "车难": 0.5}
+    monkeypatch.setattr(search, "_token_shares", lambda: (shares, 1_000_000))
+    plan = search._lookup_plan
+    assert plan([["兰宫", "宫路", "路社", "社区"], ["17"], ["号"]]) == (
+        [["兰宫", "宫路", "路社"], ["17"]], [["兰宫", "宫路", "路社", "社区"], ["号"]])
+    assert plan([["停车", "车难", "难题"]]) == ([["停车"], ["难题"]], [["停车", "车难", "难题"]])
+    assert plan([["漏水"], ["12"]]) == ([["漏水"], ["12"]], [])
+    assert plan([["社区"], ["号"]]) == ([["社区"]], [["号"]])  # none rarer: as it is
     assert search._pg_looked_up([["兰宫", "宫路"], ["12"], ["号"]]) == ["12", "兰宫", "宫路"]
-    assert search._pg_looked_up([["社区"], ["号"]]) == ["号", "社区"]  # none rare: all of them
     leak = loop.create("楼道水管漏水", address="兰宫路12号3栋")
     loop.create("楼道灯不亮", address="兰宫路12栋")
     loop.create("路灯不亮", address="兰宫路8号")
     for walk in (False, True):
         assert set(search.search(Case.objects.all(), "兰宫路12号", walk=walk)) == {leak}
+    sql, params = search.search(Case.objects.all(), "兰宫路12号").query.sql_with_params()
     if connection.vendor == "postgresql":
-        sql, _params = search.search(Case.objects.all(), "兰宫路12号").query.sql_with_params()
         assert "to_tsquery('simple', '''12'' & ''兰宫'' & ''宫路''')" in sql, sql
         assert "' 号 '" in sql
+    else:
+        assert '"兰宫 宫路" AND "12"' in params and " 号 " in params, params
+
+
+def test_sqlite_counts_token_shares_in_the_latest_documents(loop, monkeypatch):
+    from django.db import connection
+
+    from jiedao.cases import search
+    from jiedao.cases.models import CaseSearchDoc
+
+    if connection.vendor != "sqlite":
+        pytest.skip("PostgreSQL reads its ANALYZE statistics (test_postgresql_connection_settings)")
+    for title in ("水管漏水", "屋顶漏水", "路灯不亮", "楼道漏水"):
+        loop.create(title, address="兰宫路12号")
+    monkeypatch.setattr(search, "SAMPLE_DOCUMENTS", 3)
+    latest = list(CaseSearchDoc.objects.order_by("-case_id").values_list("tokens", flat=True)[:3])
+    shares, sampled = search._token_shares()
+    assert sampled == 3
+    assert shares["漏水"] == sum("漏水" in doc.split() for doc in latest) / 3
+    assert shares["兰宫"] == 1.0 and "天气" not in shares
 
 
 def test_postgresql_connection_settings(loop, monkeypatch):
@@ -1112,12 +1139,11 @@ def test_postgresql_connection_settings(loop, monkeypatch):
         cursor.execute("SHOW max_parallel_workers_per_gather")
         assert cursor.fetchone()[0] == "0"
     assert connection.settings_dict["OPTIONS"]["server_side_binding"] is True
-    monkeypatch.setattr(search, "_pg_stats", {})  # this test's shares stay in this test
     for i in range(20):
         loop.create(f"楼道水管漏水{i}", address="兰宫路12号3栋")
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE cases_casesearchdoc")
-    search._pg_stats.clear()
-    shares, total = search._pg_token_shares()
+    search._shares.clear()
+    shares, total = search._token_shares()
     assert total >= 20 and shares.get("漏水", 0) > 0.5
     assert search.dense("漏水") == (shares["漏水"] * total > search.DENSE_MATCHES)

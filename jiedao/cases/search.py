@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 import time
 import unicodedata
+from collections import Counter
 
 from django.core.exceptions import EmptyResultSet, FullResultSet
 from django.db import connection
@@ -80,18 +81,45 @@ def _single(part: list[str]) -> bool:
     return len(part) == 1 and len(part[0]) == 1
 
 
-def _fts_parts(parts: list[list[str]]) -> tuple[list[list[str]], list[list[str]]]:
-    """SQLite: the parts the FTS index looks up, and the parts then tested on the stored tokens
-    of the cases it found (``_token_tests``). A one-character part ("号" of "兰宫路社区17号")
-    is a token of nearly every document: FTS5 reads its whole list of a million documents to
-    intersect it with the others (20 of the 39 ms), so it is only tested on their matches."""
-    looked_up = [part for part in parts if not _single(part)]
-    return (looked_up, [part for part in parts if _single(part)]) if looked_up else (parts, [])
+# A token held by more than this share of the cases is not looked up in the index when the
+# query has a rarer one (``_lookup_plan``).
+LOOKUP_SHARE = 0.25
+
+
+def _lookup_plan(parts: list[list[str]]) -> tuple[list[list[str]], list[list[str]]]:
+    """The phrases the index looks up (all required), and the parts then tested whole on the
+    stored tokens of the cases they find (``_token_tests``).
+
+    The index reads the whole list of the cases holding a token to intersect it with the
+    others: "社区" and "号", in nearly every address, are a million entries each, and the rare
+    "17" of "兰宫路社区17号" finds its thousand cases alone (39 ms became 5). So each part is
+    looked up by its runs of tokens held by at most ``LOOKUP_SHARE`` of the cases (each run a
+    shorter phrase the part contains) and tested whole when anything of it was left out. When no
+    token is that rare, every part of more than one character is looked up as it is."""
+    shares = _token_shares()[0]
+    if not any(shares.get(token, 0.0) <= LOOKUP_SHARE for part in parts for token in part):
+        longer = [part for part in parts if not _single(part)]
+        return (longer, [part for part in parts if _single(part)]) if longer else (parts, [])
+    looked_up, tested = [], []
+    for part in parts:
+        runs, run = [], []
+        for token in part:
+            if shares.get(token, 0.0) <= LOOKUP_SHARE:
+                run.append(token)
+            elif run:
+                runs.append(run)
+                run = []
+        if run:
+            runs.append(run)
+        looked_up += runs
+        if runs != [part]:
+            tested.append(part)
+    return looked_up, tested
 
 
 def _fts_where(parts: list[list[str]]) -> tuple[str, list]:
     """SQLite: the FTS5 condition for ``parts`` (each a phrase, all required) and its params —
-    for the parts ``_fts_parts`` looks up; the rest are ``_token_tests``."""
+    for the phrases ``_lookup_plan`` looks up; the rest are ``_token_tests``."""
     return "cases_casesearchdoc_fts MATCH %s", [" AND ".join('"' + " ".join(part) + '"' for part in parts)]
 
 
@@ -128,32 +156,43 @@ def dense(text: str) -> bool:
         return _pg_dense(parts)
     if connection.vendor != "sqlite":
         return False
-    where, params = _fts_where(_fts_parts(parts)[0])
+    where, params = _fts_where(_lookup_plan(parts)[0])
     return _match_count(f"SELECT rowid FROM cases_casesearchdoc_fts WHERE {where}", params,
                         DENSE_MATCHES + 1) > DENSE_MATCHES
 
 
-# PostgreSQL: each token's share of the documents, from ANALYZE's statistics of the search
-# index (``pg_stats.most_common_elems``), read at most every ``_PG_STATS_SECONDS`` per process.
-_PG_STATS_SECONDS = 300
-_pg_stats: dict = {}
+# Each token's share of the documents, read at most every ``_SHARES_SECONDS`` per process:
+# on PostgreSQL from ANALYZE's statistics of the search index (``pg_stats.most_common_elems``),
+# on SQLite counted in the latest ``SAMPLE_DOCUMENTS`` documents.
+_SHARES_SECONDS = 300
+SAMPLE_DOCUMENTS = 2000
+_shares: dict = {}
 
 
-def _pg_token_shares() -> tuple[dict[str, float], float]:
-    """The common tokens' shares of the documents, and how many documents there are."""
-    cached = _pg_stats.get(connection.alias)
-    if cached is not None and time.monotonic() - cached[0] < _PG_STATS_SECONDS:
+def _token_shares() -> tuple[dict[str, float], float]:
+    """The common tokens' shares of the documents, and how many documents there are
+    (PostgreSQL; on SQLite, how many were sampled). A token not in it is rare."""
+    cached = _shares.get(connection.alias)
+    if cached is not None and time.monotonic() - cached[0] < _SHARES_SECONDS:
         return cached[1], cached[2]
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT e, f FROM pg_stats AS s, unnest(s.most_common_elems::text::text[], "
-            "s.most_common_elem_freqs) AS u(e, f) WHERE s.tablename = 'cases_casesearchdoc_tsv' "
-            "AND e IS NOT NULL")
-        shares = dict(cursor.fetchall())
-        cursor.execute("SELECT reltuples FROM pg_class WHERE relname = 'cases_casesearchdoc'")
-        row = cursor.fetchone()
-    total = max(float(row[0]) if row else 0.0, 0.0)
-    _pg_stats[connection.alias] = (time.monotonic(), shares, total)
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT e, f FROM pg_stats AS s, unnest(s.most_common_elems::text::text[], "
+                "s.most_common_elem_freqs) AS u(e, f) WHERE s.tablename = 'cases_casesearchdoc_tsv' "
+                "AND e IS NOT NULL")
+            shares = dict(cursor.fetchall())
+            cursor.execute("SELECT reltuples FROM pg_class WHERE relname = 'cases_casesearchdoc'")
+            row = cursor.fetchone()
+            total = max(float(row[0]) if row else 0.0, 0.0)
+        else:
+            cursor.execute("SELECT tokens FROM cases_casesearchdoc ORDER BY case_id DESC LIMIT %s",
+                           [SAMPLE_DOCUMENTS])
+            documents = [row[0] for row in cursor.fetchall()]
+            held = Counter(token for document in documents for token in set(document.split()))
+            total = float(len(documents))
+            shares = {token: n / total for token, n in held.items()}
+    _shares[connection.alias] = (time.monotonic(), shares, total)
     return shares, total
 
 
@@ -163,27 +202,17 @@ def _pg_dense(parts: list[list[str]]) -> bool:
     (the planner does, and takes "停车难", which 7 % of the cases hold, for a word of 0.5 %);
     the parts of a query ("兰宫路社区 17 号") are taken as independent. A token not among the
     common ones is rarer than all of them."""
-    shares, total = _pg_token_shares()
+    shares, total = _token_shares()
     share = 1.0
     for part in parts:
         share *= min(shares.get(token, 0.0) for token in part)
     return share * total > DENSE_MATCHES
 
 
-# PostgreSQL: a token held by more than this share of the cases is not looked up in the index
-# when a rarer token of the query is — it is tested on the rarer one's matches instead.
-_PG_LOOKUP_SHARE = 0.2
-
-
 def _pg_looked_up(parts: list[list[str]]) -> list[str]:
-    """The tokens of ``parts`` the GIN index looks up: those held by at most
-    ``_PG_LOOKUP_SHARE`` of the cases, when there are any (else all). The index reads a token's
-    whole list of cases to intersect it: "号" and "社区", in nearly every address, are a
-    million entries each, and the rare "17" of "兰宫路社区17号" finds its thousand cases alone."""
-    shares, _total = _pg_token_shares()
-    every = sorted({token for part in parts for token in part})
-    rare = [token for token in every if shares.get(token, 0.0) <= _PG_LOOKUP_SHARE]
-    return rare or every
+    """PostgreSQL: the tokens the GIN index looks up (``_lookup_plan``); its tsquery ANDs them,
+    and every phrase's order is tested on the stored tokens anyway."""
+    return sorted({token for phrase in _lookup_plan(parts)[0] for token in phrase})
 
 
 def _walked_match(queryset: QuerySet[Case], parts: list[list[str]]) -> QuerySet[Case]:
@@ -239,7 +268,7 @@ def search(queryset: QuerySet[Case], text: str, *, is_dense: bool | None = None,
         conditions = phrases if walk and is_dense else [*phrases, match]
         sql = f"SELECT case_id FROM cases_casesearchdoc WHERE {' AND '.join(conditions)}"
         return queryset.filter(pk__in=RawSQL(sql, []))
-    looked_up, tested = _fts_parts(parts)
+    looked_up, tested = _lookup_plan(parts)
     where, params = _fts_where(looked_up)
     sql = f"SELECT rowid FROM cases_casesearchdoc_fts WHERE {where}"
     if is_dense is None:
@@ -265,14 +294,14 @@ def few_matches(queryset: QuerySet[Case], text: str) -> list[int] | None:
     parts = _query_parts(text)
     if connection.vendor != "sqlite" or not parts or all(map(_single, parts)):
         return None
-    looked_up = _fts_parts(parts)[0]
-    if len(looked_up) == 1:
+    looked_up, tested = _lookup_plan(parts)
+    if len(looked_up) == 1 and not tested:
         where, params = _fts_where(looked_up)
         if _match_count(f"SELECT rowid FROM cases_casesearchdoc_fts WHERE {where}", params,
                         DENSE_MATCHES + 1) > DENSE_MATCHES:
             return None  # a common word: its matches are not read at all
-    # Several parts: their intersection is read once, at most one more than the threshold —
-    # not counted first and then read again.
+    # Otherwise the matches are read once, at most one more than the threshold — not counted
+    # first and then read again.
     ids = capped_ids(queryset, text, DENSE_MATCHES + 1)
     return ids if ids is not None and len(ids) <= DENSE_MATCHES else None
 
@@ -295,7 +324,7 @@ def capped_ids(queryset: QuerySet[Case], text: str, cap: int) -> list[int] | Non
     if query.extra or {alias for alias, n in query.alias_refcount.items() if n} - {Case._meta.db_table}:
         return None  # joins or extra tables: not the plain case list this is written for
     table, pk = connection.ops.quote_name(Case._meta.db_table), connection.ops.quote_name("id")
-    looked_up, tested = _fts_parts(parts)
+    looked_up, tested = _lookup_plan(parts)
     match, match_params = _fts_where(looked_up)
     doc = connection.ops.quote_name(CaseSearchDoc._meta.db_table)
     join, tests, test_params = "", "", []
