@@ -1108,7 +1108,32 @@ def test_search_looks_up_only_the_rarer_tokens(loop, monkeypatch):
         assert '"兰宫 宫路" AND "12"' in params and " 号 " in params, params
 
 
+def test_few_matches_reads_every_match_once_or_leaves_a_common_word_alone(loop, monkeypatch):
+    """``search.few_matches``: every match's id when there are at most ``DENSE_MATCHES``; None,
+    without reading anything, for a word the token shares say is common; None when the matches
+    read are more than the threshold."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from jiedao.cases import search
+
+    boiler = loop.create("锅炉爆管", address="兰宫路12号3栋")
+    other = loop.create("锅炉爆管漏气", address="新村7号")
+    monkeypatch.setattr(search, "_token_shares", lambda: ({"锅炉": 0.5, "号": 1.0}, 1_000_000))
+    everything = Case.objects.all()
+    with CaptureQueriesContext(connection) as queries:
+        assert search.few_matches(everything, "锅炉") is None  # about 500,000 cases
+    assert not queries.captured_queries
+    assert sorted(search.few_matches(everything, "爆管")) == sorted([boiler.pk, other.pk])
+    assert search.few_matches(everything, "兰宫路12号 爆管") == [boiler.pk]
+    assert search.few_matches(everything.exclude(pk=boiler.pk), "兰宫路12号 爆管") == []
+    monkeypatch.setattr(search, "DENSE_MATCHES", 1)
+    assert search.few_matches(everything, "爆管") is None  # two matches, more than one
+
+
 def test_sqlite_counts_token_shares_in_the_latest_documents(loop, monkeypatch):
+    """SQLite's token shares are counted in the latest documents; the number of documents is
+    taken from the highest id (cases are kept)."""
     from django.db import connection
 
     from jiedao.cases import search
@@ -1120,8 +1145,8 @@ def test_sqlite_counts_token_shares_in_the_latest_documents(loop, monkeypatch):
         loop.create(title, address="兰宫路12号")
     monkeypatch.setattr(search, "SAMPLE_DOCUMENTS", 3)
     latest = list(CaseSearchDoc.objects.order_by("-case_id").values_list("tokens", flat=True)[:3])
-    shares, sampled = search._token_shares()
-    assert sampled == 3
+    shares, total = search._token_shares()
+    assert total == CaseSearchDoc.objects.order_by("-case_id").values_list("case_id", flat=True)[0]
     assert shares["漏水"] == sum("漏水" in doc.split() for doc in latest) / 3
     assert shares["兰宫"] == 1.0 and "天气" not in shares
 

@@ -843,12 +843,12 @@ def inbox_page(user, tab_key: str, params, page_number, now):
             # On SQLite a word with many matches (``search.dense``, counted once here) is found
             # by walking the list's order, each case of the scope tested on its own document.
             plain = Case.objects.filter(permissions.any_of(branches) & condition)
-            # SQLite, a search with few matches in the scope: all of them read once, counted,
-            # and the page read from them — not looked up again for the page (20-40 ms each
-            # time for "兰宫路社区17号" at a million cases).
+            # A search with few matches in the scope: all of them read once, counted, and the
+            # page read from them — not looked up again for the page (20-40 ms each time for
+            # "兰宫路社区17号" at a million cases).
             ids = few_matches(plain, text)
             if ids is not None:
-                is_dense, total = False, min(len(ids), COUNT_CAP)
+                total = min(len(ids), COUNT_CAP)
                 counted = listed = [_id_list(ids)]
             else:
                 is_dense = dense(text)
@@ -856,11 +856,11 @@ def inbox_page(user, tab_key: str, params, page_number, now):
                 if ids is not None:
                     total = min(len(ids), COUNT_CAP)
                 counted = listed = [search(plain, text, is_dense=is_dense)]
-            if is_dense:
-                walked = _walked_scope(branches).filter(condition) if len(branches) > 1 else plain
-                listed = [search(walked, text, is_dense=True, walk=True)]
-            elif connection.vendor == "postgresql":
-                listed = [search(plain, text, walk=True)]
+                if is_dense:
+                    walked = _walked_scope(branches).filter(condition) if len(branches) > 1 else plain
+                    listed = [search(walked, text, is_dense=True, walk=True)]
+                elif connection.vendor == "postgresql":
+                    listed = [search(plain, text, walk=True)]
         else:
             counted = listed = []
         parts = [Part(qs) for qs in listed]
