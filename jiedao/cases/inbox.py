@@ -282,9 +282,10 @@ def first_ids(parts: list[Part], ordering: tuple[str, ...], start: int, stop: in
             params.extend(ranges[1])
     if not selects:
         return []
-    sql = (" UNION ".join(selects) + f" ORDER BY 2 {direction}, 1 {direction} LIMIT %s OFFSET %s")
+    sql = (" UNION ".join(selects)
+           + f" ORDER BY 2 {direction}, 1 {direction} LIMIT {int(stop - start)} OFFSET {int(start)}")
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, stop - start, start])
+        cursor.execute(sql, params)
         return [row[0] for row in cursor.fetchall()]
 
 
