@@ -23,7 +23,16 @@ from jiedao.audit.models import AuditEvent
 from jiedao.audit.trail import Actor
 from jiedao.cases import permissions, services
 from jiedao.cases.export import HEADERS
-from jiedao.cases.models import Attachment, Case, Category, Channel, Notification, Outcome, Status
+from jiedao.cases.models import (
+    Attachment,
+    Case,
+    CaseSearchDoc,
+    Category,
+    Channel,
+    Notification,
+    Outcome,
+    Status,
+)
 
 NAME, PHONE = "张三丰", "13800138000"
 LANGONG, GRID1 = "360103012001", "360103012001001"
@@ -1017,6 +1026,41 @@ def test_walked_search_matches_the_full_text_index(loop, monkeypatch, dense):
     assert set(search.search(Case.objects.all(), "abc", walk=True)) == set()
 
 
+def test_the_lookup_plan_does_not_change_what_is_found(loop, monkeypatch):
+    """Whichever tokens the index looks up (the token shares decide: none, some or all of them
+    common), ``search`` (listed and walked), ``few_matches`` and ``capped_ids`` find the same
+    cases for words, phrases, several parts, one-character parts, codes and numbers."""
+    from jiedao.cases import search
+
+    made = [loop.create("楼道水管漏水", address="兰宫路12号3栋"),
+            loop.create("广场舞噪音扰民", address="兰宫路8号"),
+            loop.create("漏,水管坏了 abc123", address="新村7号"),
+            loop.create("小区停车难问题", address="兰宫路12号"),
+            loop.create("水漏了", address="兰宫路社区17号")]
+    queries = ["漏水", "水管漏水", "楼道 漏水", "兰宫路", "兰宫路 噪音", "漏噪", "abc123", "12", "12号",
+               "兰宫路12号", "兰宫路社区17号", "停车难", "车难 12号", "漏 水管", "水漏 号",
+               made[0].tracking_code.lower(), "13800138000"]
+    everything = Case.objects.all()
+    found = lambda qs: set(qs.values_list("pk", flat=True))  # noqa: E731
+    monkeypatch.setattr(search, "_token_shares", lambda: ({}, 0))
+    expected = {text: found(search.search(everything, text)) for text in queries}
+    assert expected["兰宫路12号"] == {made[0].pk, made[3].pk} and expected["漏 水管"] == {made[2].pk}
+    tokens = {token for text in queries for part in search._query_parts(text) for token in part}
+    tokens |= {t for doc in CaseSearchDoc.objects.values_list("tokens", flat=True) for t in doc.split()}
+    for shares in ({t: 1.0 for t in tokens}, {"号": 1.0, "社区": 0.9, "兰宫": 0.6, "漏水": 0.5, "12": 0.3},
+                   {t: (1.0 if len(t) == 1 else 0.0) for t in tokens}):
+        monkeypatch.setattr(search, "_token_shares", lambda shares=shares: (shares, 10))
+        for text in queries:
+            for walk in (False, True):
+                assert found(search.search(everything, text, walk=walk)) == expected[text], (text, walk)
+            few = search.few_matches(everything, text)
+            assert few is None or set(few) == expected[text], text
+            capped = search.capped_ids(everything, text, 1000)
+            assert capped is None or set(capped) == expected[text], text
+            capped = search.capped_ids(everything, text, 1000, few=True)
+            assert capped is None or set(capped) == expected[text], text
+
+
 def test_a_search_with_few_matches_is_looked_up_once(loop, monkeypatch):
     """SQLite: a search with few matches (not ``search.dense``) reads all of them once, counts
     them and reads the page from them, instead of asking the full-text index again; a part of
@@ -1137,7 +1181,6 @@ def test_sqlite_counts_token_shares_in_the_latest_documents(loop, monkeypatch):
     from django.db import connection
 
     from jiedao.cases import search
-    from jiedao.cases.models import CaseSearchDoc
 
     if connection.vendor != "sqlite":
         pytest.skip("PostgreSQL reads its ANALYZE statistics (test_postgresql_connection_settings)")
