@@ -35,6 +35,19 @@ def test_login_page_is_chinese_and_signs_in(client, world):
     assert event.client_ip == "127.0.0.1"
 
 
+def test_the_signed_in_user_comes_with_the_home_unit_the_top_bar_names(world, django_assert_num_queries):
+    from jiedao.accounts.backends import LockoutModelBackend
+
+    leader = world.users[Role.LEADER]
+    unit_name = leader.home_unit.name
+    backend = LockoutModelBackend()
+    with django_assert_num_queries(1):
+        user = backend.get_user(leader.pk)
+        assert user == leader and user.home_unit.name == unit_name
+    User.objects.filter(pk=leader.pk).update(is_active=False)
+    assert backend.get_user(leader.pk) is None and backend.get_user(10**9) is None
+
+
 def test_wrong_password_is_refused_with_a_message(client, world):
     response = post_login(client, "lingdao", "wrong-Password1")
     assert response.status_code == 200

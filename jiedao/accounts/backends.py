@@ -20,6 +20,12 @@ class AccountLocked(Exception):
 
 
 class LockoutModelBackend(ModelBackend):
+    def get_user(self, user_id):
+        """The signed-in user of a request, read with the home unit every page's top bar names
+        (one query instead of two)."""
+        user = User._default_manager.select_related("home_unit").filter(pk=user_id).first()
+        return user if user is not None and self.user_can_authenticate(user) else None
+
     def authenticate(self, request, username=None, password=None, **kwargs):
         if username is None or password is None:
             return None
