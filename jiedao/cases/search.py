@@ -11,6 +11,11 @@ phrase of pairs, every part of it required:
 - PostgreSQL: ``to_tsvector('simple', tokens)`` with a GIN index, queried with ``<->``.
 
 A one-character query has no pair; it falls back to a substring scan of the title.
+
+A search with few matches (``few_matches``, estimated from the tokens' shares of the
+documents) is read whole, so only its rarer tokens are looked up (``_lookup_plan``) and the
+rest tested on the stored tokens; a common word is counted and walked lazily instead
+(``dense``, ``capped_ids``, ``_walked_match``).
 """
 
 from __future__ import annotations
