@@ -192,6 +192,9 @@ def main() -> None:
             "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}).enable()
         total = Case.objects.count()
         users = {name: User.objects.get(username=name) for name in ("lingdao", "shequ", "keshi", "wangge")}
+        from jiedao.core.gctune import tune
+
+        tune()  # as a web worker does once it is up (jiedao.wsgi)
         rows = INBOXES + (SEARCHES if args.search else [])
         if args.only:
             rows = [row for row in rows if args.only in row[0]]

@@ -252,6 +252,10 @@ CACHES = {
     }
 }
 
+# --- Web workers ----------------------------------------------------------------------
+# A web worker hides what start-up loaded from the cycle collector (jiedao/core/gctune.py).
+JIEDAO_GC_FREEZE = env_bool("JIEDAO_GC_FREEZE", True)
+
 # --- Background work ------------------------------------------------------------------
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 

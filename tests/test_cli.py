@@ -245,6 +245,21 @@ def test_serve_runs_granian_on_the_wsgi_app():
     assert argv[-1] == "jiedao.wsgi:application"
 
 
+def test_a_web_worker_freezes_what_start_up_loaded(tmp_path):
+    """``jiedao.wsgi`` (what granian's workers load) hides start-up's objects from the cycle
+    collector once the app is up; JIEDAO_GC_FREEZE=0 leaves it alone."""
+    code = "import gc, jiedao.wsgi; print(gc.get_freeze_count() > 1000, gc.get_threshold()[0])"
+
+    def worker(**extra: str) -> list[str]:
+        result = subprocess.run([sys.executable, "-c", code], env=subprocess_env(tmp_path, **extra),
+                                capture_output=True, text=True, timeout=60, cwd=REPO)
+        assert result.returncode == 0, result.stderr
+        return result.stdout.split()
+
+    assert worker() == ["True", "700"]
+    assert worker(JIEDAO_GC_FREEZE="0") == ["False", "700"]
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
