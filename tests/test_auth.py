@@ -36,6 +36,8 @@ def test_login_page_is_chinese_and_signs_in(client, world):
 
 
 def test_the_signed_in_user_comes_with_the_home_unit_the_top_bar_names(world, django_assert_num_queries):
+    from asgiref.sync import async_to_sync
+
     from jiedao.accounts.backends import LockoutModelBackend
 
     leader = world.users[Role.LEADER]
@@ -44,8 +46,11 @@ def test_the_signed_in_user_comes_with_the_home_unit_the_top_bar_names(world, dj
     with django_assert_num_queries(1):
         user = backend.get_user(leader.pk)
         assert user == leader and user.home_unit.name == unit_name
+    async_user = async_to_sync(backend.aget_user)(leader.pk)
+    assert async_user == leader and "home_unit" in async_user._state.fields_cache  # read with it
     User.objects.filter(pk=leader.pk).update(is_active=False)
     assert backend.get_user(leader.pk) is None and backend.get_user(10**9) is None
+    assert async_to_sync(backend.aget_user)(leader.pk) is None
 
 
 def test_wrong_password_is_refused_with_a_message(client, world):

@@ -26,6 +26,10 @@ class LockoutModelBackend(ModelBackend):
         user = User._default_manager.select_related("home_unit").filter(pk=user_id).first()
         return user if user is not None and self.user_can_authenticate(user) else None
 
+    async def aget_user(self, user_id):
+        user = await User._default_manager.select_related("home_unit").filter(pk=user_id).afirst()
+        return user if user is not None and self.user_can_authenticate(user) else None
+
     def authenticate(self, request, username=None, password=None, **kwargs):
         if username is None or password is None:
             return None

@@ -830,7 +830,7 @@ def inbox_page(user, tab_key: str, params, page_number, now):
     text = (filters.get("q") or "").strip()
     total = None
     if text:
-        from .search import capped_ids, dense, few_matches, search
+        from .search import DENSE_MATCHES, capped_ids, dense, few_matches, search
 
         code = text.strip().upper()
         exact = (_exact_code(tab_queryset(user, tab_key, now).filter(condition), text)
@@ -848,14 +848,20 @@ def inbox_page(user, tab_key: str, params, page_number, now):
             # page read from them — not looked up again for the page (20-40 ms each time for
             # "兰宫路社区17号" at a million cases).
             ids = few_matches(plain, text)
-            if ids is not None:
+            if ids is not None and len(ids) <= DENSE_MATCHES:
                 total = min(len(ids), COUNT_CAP)
                 counted = listed = [_id_list(ids)]
             else:
-                is_dense = dense(text)
-                ids = capped_ids(plain, text, COUNT_CAP)
-                if ids is not None:
-                    total = min(len(ids), COUNT_CAP)
+                # More matches than the few the estimate expected: they were read up to one past
+                # the threshold, which settles that the search is dense and, at or past the
+                # cap, its count.
+                is_dense = ids is not None or dense(text)
+                if ids is not None and len(ids) >= COUNT_CAP:
+                    total = COUNT_CAP
+                else:
+                    ids = capped_ids(plain, text, COUNT_CAP)
+                    if ids is not None:
+                        total = min(len(ids), COUNT_CAP)
                 counted = listed = [search(plain, text, is_dense=is_dense)]
                 if is_dense:
                     walked = _walked_scope(branches).filter(condition) if len(branches) > 1 else plain

@@ -186,7 +186,7 @@ def _token_shares() -> tuple[dict[str, float], float]:
             cursor.execute(
                 "SELECT e, f FROM pg_stats AS s, unnest(s.most_common_elems::text::text[], "
                 "s.most_common_elem_freqs) AS u(e, f) WHERE s.tablename = 'cases_casesearchdoc_tsv' "
-                "AND e IS NOT NULL")
+                "AND s.schemaname = current_schema() AND e IS NOT NULL")
             shares = dict(cursor.fetchall())
             cursor.execute("SELECT reltuples FROM pg_class WHERE relname = 'cases_casesearchdoc'")
             row = cursor.fetchone()
@@ -300,12 +300,12 @@ def search(queryset: QuerySet[Case], text: str, *, is_dense: bool | None = None,
 
 
 def few_matches(queryset: QuerySet[Case], text: str) -> list[int] | None:
-    """The ids of every case of ``queryset`` matching ``text`` when there are at most
-    ``DENSE_MATCHES`` of them, read in one look-up of the index by the rarer tokens
-    (``_lookup_plan``) — the caller counts them and reads its page from them. None when there
-    are more (a dense search: count and walk the list instead), when the token shares say there
-    will be (``_estimated_matches`` over twice the threshold: nothing is read), or for a
-    one-character query.
+    """The ids of the cases of ``queryset`` matching ``text``, read in one look-up of the index
+    by the rarer tokens (``_lookup_plan``), at most ``DENSE_MATCHES`` + 1 of them: all of them
+    when there are at most ``DENSE_MATCHES`` (the caller counts them and reads its page from
+    them); one more says the search is dense (count and walk the list instead). None when
+    nothing was read: the token shares say there are many matches (``_estimated_matches`` over
+    twice the threshold), or a one-character query.
 
     On SQLite a common word is better left to FTS5, which reads its lists lazily under a LIMIT: "12号"
     has its first thousand matches in 5 ms as one look-up, while testing "号" on the matches
@@ -316,11 +316,9 @@ def few_matches(queryset: QuerySet[Case], text: str) -> list[int] | None:
     if _estimated_matches(parts) > 2 * DENSE_MATCHES:
         return None
     if connection.vendor == "postgresql":
-        ids = list(search(queryset, text, is_dense=False).order_by()
-                   .values_list("pk", flat=True)[:DENSE_MATCHES + 1])
-    else:
-        ids = capped_ids(queryset, text, DENSE_MATCHES + 1, few=True)
-    return ids if ids is not None and len(ids) <= DENSE_MATCHES else None
+        return list(search(queryset, text, is_dense=False).order_by()
+                    .values_list("pk", flat=True)[:DENSE_MATCHES + 1])
+    return capped_ids(queryset, text, DENSE_MATCHES + 1, few=True)
 
 
 def capped_ids(queryset: QuerySet[Case], text: str, cap: int, *, few: bool = False) -> list[int] | None:
