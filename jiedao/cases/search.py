@@ -130,11 +130,11 @@ def _fts_where(parts: list[list[str]]) -> tuple[str, list]:
 
 
 def _token_tests(parts: list[list[str]], tokens_column: str) -> tuple[str, list]:
-    """The condition that a document's stored tokens hold every part as a phrase: the document
-    is the tokens joined by single spaces, so a phrase of pairs is the substring " t1 t2 … " of
-    " tokens " (instr on SQLite, strpos on PostgreSQL). "" when there are no parts."""
-    function = "strpos" if connection.vendor == "postgresql" else "instr"
-    tests = [f"{function}(' ' || {tokens_column} || ' ', %s) > 0"] * len(parts)
+    """SQLite: the condition that a document's stored tokens hold every part as a phrase — the
+    document is the tokens joined by single spaces, so a phrase of pairs is the substring
+    " t1 t2 … " of " tokens " — and its params. (PostgreSQL's ``search`` writes the same test
+    with ``strpos`` and the words in the statement.)"""
+    tests = [f"instr(' ' || {tokens_column} || ' ', %s) > 0"] * len(parts)
     return " AND ".join(tests), [f" {' '.join(part)} " for part in parts]
 
 
@@ -307,9 +307,9 @@ def few_matches(queryset: QuerySet[Case], text: str) -> list[int] | None:
     nothing was read: the token shares say there are many matches (``_estimated_matches`` over
     twice the threshold), or a one-character query.
 
-    On SQLite a common word is better left to FTS5, which reads its lists lazily under a LIMIT: "12号"
-    has its first thousand matches in 5 ms as one look-up, while testing "号" on the matches
-    of "12" reads each candidate's row (19 ms)."""
+    On SQLite a common word is better left to FTS5, which reads its lists lazily under a
+    LIMIT: "12号" has its first thousand matches in 5 ms as one look-up, while testing "号" on
+    the matches of "12" reads each candidate's row (19 ms)."""
     parts = _query_parts(text)
     if connection.vendor not in ("sqlite", "postgresql") or not parts or all(map(_single, parts)):
         return None
