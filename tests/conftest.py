@@ -4,9 +4,12 @@
 the same role in 南浦街道. ``world.units`` maps region codes (and "street/department") to units.
 """
 
+import threading
 from dataclasses import dataclass, field
 
 import pytest
+from django.core.servers.basehttp import ThreadedWSGIServer
+from django.test.testcases import LiveServerThread
 
 from jiedao.accounts.models import User
 from jiedao.accounts.roles import Role
@@ -35,6 +38,48 @@ OTHER_UNIT_FOR_ROLE = {
     Role.SECADMIN: OTHER_STREET,
     Role.AUDITOR: OTHER_STREET,
 }
+
+
+class _OneRequestAtATimeOnSharedConnection(ThreadedWSGIServer):
+    """The live server, answering one request at a time when it shares the test's connection.
+
+    With SQLite's in-memory test database, Django hands every request thread the test's one
+    connection (``connections_override``), and two statements at once on it fail ("bad
+    parameter or other API misuse", "database table is locked"). Chromium sends a page's
+    requests side by side, so each request, its response body included, holds a lock. The
+    connections themselves stay threaded and kept alive; on PostgreSQL nothing is shared and
+    nothing waits. tests/test_live_server.py sends requests at once.
+    """
+
+    def set_app(self, application):
+        if not self.connections_override:
+            return super().set_app(application)
+        lock = threading.Lock()
+
+        def one_at_a_time(environ, start_response):
+            with lock:
+                response = application(environ, start_response)
+                try:
+                    return [b"".join(response)]
+                finally:
+                    if hasattr(response, "close"):
+                        response.close()  # request_finished, while the connection is still ours
+
+        return super().set_app(one_at_a_time)
+
+
+LiveServerThread.server_class = _OneRequestAtATimeOnSharedConnection
+
+
+@pytest.fixture(scope="session")
+def live_server(django_db_setup, live_server):
+    """pytest-django's live server, started after the test database exists.
+
+    Started first, it saw the deployment's database name, shared no connection, and each
+    request thread opened its own connection to the in-memory database's shared cache, where
+    two requests at once fail on SQLite's table locks ("database table is locked").
+    """
+    return live_server
 
 
 @dataclass
