@@ -8,6 +8,7 @@ shequ (社区工作者, 兰宫路社区) dispatches; keshi (科室干部, 城管
 from __future__ import annotations
 
 import datetime as dt
+import html
 import io
 import re
 
@@ -196,6 +197,34 @@ def test_inboxes_per_persona(client, loop, world):
     tabs = {t.key: n for t, n, _href in response.context["tabs"]}
     assert tabs["supervised"] == "1" and tabs["overdue"] == "1" and tabs["all"] == "6"
     assert 'data-tab="overdue"' in response.content.decode() and "<html" not in response.content.decode()
+
+
+def test_a_common_words_count_follows_the_list(client, loop, world, monkeypatch):
+    """A search whose count the page's reads did not settle (a common word) lists its cases at
+    once and leaves the count to an htmx request (``case_count``) with the same query; a search
+    with few matches is counted on the page itself. The count keeps the user's scope."""
+    from jiedao.cases import search
+
+    leaks = [loop.create(f"楼道漏水{i}", address=f"兰宫路{i}号") for i in range(3)]
+    loop.create("路灯不亮")
+    loop.create("南浦漏水", by=world.other[Role.COMMUNITY_WORKER], unit=world.units["360103001001"])
+    monkeypatch.setattr(search, "DENSE_MATCHES", 0)  # every search counts as common
+    page = inbox(client, loop.lingdao, "all", q="漏水", kind="")
+    assert all(leak.tracking_code in page for leak in leaks)
+    assert "正在计数" in page and "共 3 条" not in page
+    url = re.search(r'id="case-total"[^>]* hx-get="([^"]+)"', page).group(1)
+    assert url.startswith(reverse("cases:case_count")) and "q=%E6%BC%8F%E6%B0%B4" in url
+    counted = client.get(html.unescape(url), headers={"HX-Request": "true"}).content.decode()
+    assert '<span id="case-total"' in counted and "共 3 条" in counted and "<html" not in counted
+    client.force_login(world.other[Role.COMMUNITY_WORKER])
+    assert "共 1 条" in client.get(html.unescape(url)).content.decode()  # 南浦's own case only
+    for outsider in (world.users[Role.PROVIDER], world.users[Role.RESIDENT]):
+        client.force_login(outsider)
+        assert client.get(html.unescape(url)).status_code == 404
+
+    monkeypatch.setattr(search, "DENSE_MATCHES", 10**9)  # few matches: read and counted at once
+    page = inbox(client, loop.lingdao, "all", q="漏水")
+    assert "共 3 条" in page and "正在计数" not in page and reverse("cases:case_count") not in page
 
 
 def test_filters_and_search(client, loop):
@@ -641,6 +670,10 @@ def test_inbox_pages_agree_with_the_plain_tab_queries(loop, world, monkeypatch):
                         number += 1
                     assert got == expected, (user.username, tab.key, filters, dense)
                     assert total == len(expected)
+                    # the list view's deferred count: left out or the same, and counted alone
+                    deferred = inbox.inbox_page(user, tab.key, params, 1, now, defer_count=True)[1]
+                    assert deferred in (None, total), (user.username, tab.key, filters, dense)
+                    assert inbox.inbox_count(user, tab.key, params, now) == total
                     checked += 1
     assert checked > 100
 

@@ -109,6 +109,22 @@ def test_inbox_and_case_detail_desktop_and_phone(live_server, world, page, cases
     page.screenshot(path=str(SHOTS / "cases-detail-phone.png"), full_page=True)
 
 
+def test_a_common_words_count_arrives_after_the_list(live_server, world, page, cases, monkeypatch):
+    """A search the page does not count itself (a common word): the rows come with the list,
+    "正在计数…" stands in the foot, and htmx replaces it with the count."""
+    from jiedao.cases import search
+
+    monkeypatch.setattr(search, "DENSE_MATCHES", 0)  # the live server runs in this process
+    page.set_viewport_size(DESKTOP)
+    sign_in(page, live_server.url, "shequ", world.password)
+    page.goto(f"{live_server.url}/cases/?tab=all")
+    page.fill("#id_q", "楼道")
+    page.wait_for_function("document.querySelectorAll('#case-table tr[data-case]').length === 5")
+    page.wait_for_function("document.querySelector('#case-total').textContent.includes('共 5 条')")
+    assert page.locator("#case-total[hx-get]").count() == 0
+    page.screenshot(path=str(SHOTS / "cases-inbox-search-count.png"), full_page=True)
+
+
 def test_provider_accepts_and_resolves_on_a_phone(live_server, world, page, cases):
     SHOTS.mkdir(exist_ok=True)
     _made, order = cases

@@ -428,8 +428,9 @@ class CheapPage:
     """What includes/pager.html needs, without COUNT(*) over the whole list: one row more
     than a page tells whether there is a next page; the page count comes from a capped count."""
 
-    def __init__(self, qs: QuerySet | None, number, size: int, total: int, *, fetch=None) -> None:
-        """``fetch(start, stop)``, when given, returns those rows instead of slicing ``qs``."""
+    def __init__(self, qs: QuerySet | None, number, size: int, total: int | None, *, fetch=None) -> None:
+        """``fetch(start, stop)``, when given, returns those rows instead of slicing ``qs``.
+        ``total`` None: not counted yet (a deferred count); the pager then names no page count."""
         try:
             self.number = max(1, int(number))
         except (TypeError, ValueError):
@@ -438,9 +439,12 @@ class CheapPage:
         rows = fetch(start, start + size + 1) if fetch is not None else list(qs[start:start + size + 1])
         self.object_list = rows[:size]
         self.has_next_flag = len(rows) > size
-        pages = (total + size - 1) // size
-        self.paginator = type("P", (), {"num_pages": f"{pages}+" if total >= COUNT_CAP else max(pages, 1),
-                                        "count": total})()
+        if total is None:
+            num_pages = None
+        else:
+            pages = (total + size - 1) // size
+            num_pages = f"{pages}+" if total >= COUNT_CAP else max(pages, 1)
+        self.paginator = type("P", (), {"num_pages": num_pages, "count": total})()
 
     def __iter__(self):
         return iter(self.object_list)
@@ -812,23 +816,45 @@ def _one_street(branches: list[Q]) -> int | None:
     return next(iter(streets)) if len(streets) == 1 else None
 
 
-def inbox_page(user, tab_key: str, params, page_number, now):
+def inbox_page(user, tab_key: str, params, page_number, now, *, defer_count: bool = False):
     """One inbox page as the list asks the database: the filter form (bound to ``params`` when
     there are any), the tab's capped count and the page of cases. ``bench/cases_inbox.py``
     measures this very function.
+
+    ``defer_count``: a search's count that the page's own reads did not settle is left out
+    (``None``) for the list view to fetch next (``inbox_count``). A common word's capped count
+    is most of its page's time (PostgreSQL's GIN index builds the bitmap of every match, 70,000
+    of a million cases for "漏水", before the count can stop at 1,000), while the page itself
+    walks the list's order and stops at 31 matches.
 
     The page's ids are read first without joins — each branch of the tab (``tab_branches``)
     split into one index range per value (``split``) and read in index order (``first_ids``),
     counted over the same ranges (``count_parts``) — then the rows by id (``_rows_by_ids``). A
     search asks the branches as one condition (``search.search``), counted by
     ``search.capped_ids`` where it applies."""
+    form, total, parts = _inbox_list(user, tab_key, params, now, defer_count=defer_count)
+    ordering = TAB_BY_KEY[tab_key].ordering
+
+    def fetch(start, stop):
+        return _rows_by_ids(first_ids(parts, ordering, start, stop)) if parts else []
+    return form, total, CheapPage(None, page_number, PAGE_SIZE, total, fetch=fetch)
+
+
+def inbox_count(user, tab_key: str, params, now) -> int:
+    """The capped count of the inbox list that ``inbox_page(…, defer_count=True)`` left out:
+    the same tab, filters and search, counted alone (no row of the page is read)."""
+    return _inbox_list(user, tab_key, params, now, defer_count=False)[1]
+
+
+def _inbox_list(user, tab_key: str, params, now, *, defer_count: bool):
+    """The filter form, the capped count (None when deferred) and the parts the page's ids
+    are read from (``first_ids``)."""
     form = InboxFilterForm(params or None, user=user)
     filters = form.filters()
-    ordering = TAB_BY_KEY[tab_key].ordering
     condition = filter_q(filters, now)
     branches = tab_branches(user, tab_key, now)
     text = (filters.get("q") or "").strip()
-    total = None
+    total, deferred = None, False
     if text:
         from .search import DENSE_MATCHES, capped_ids, dense, few_matches, search
 
@@ -858,6 +884,8 @@ def inbox_page(user, tab_key: str, params, page_number, now):
                 is_dense = ids is not None or dense(text)
                 if ids is not None and len(ids) >= COUNT_CAP:
                     total = COUNT_CAP
+                elif defer_count:
+                    deferred = True
                 else:
                     ids = capped_ids(plain, text, COUNT_CAP)
                     if ids is not None:
@@ -874,12 +902,9 @@ def inbox_page(user, tab_key: str, params, page_number, now):
     else:
         parts = [split(Case.objects.filter(condition), branch) for branch in branches]
         total = count_parts(parts)
-    if total is None:
+    if total is None and not deferred:
         total = _capped_union_count(counted)
-
-    def fetch(start, stop):
-        return _rows_by_ids(first_ids(parts, ordering, start, stop)) if parts else []
-    return form, total, CheapPage(None, page_number, PAGE_SIZE, total, fetch=fetch)
+    return form, total, parts
 
 
 def _id_list(ids: list[int]) -> QuerySet[Case]:

@@ -8,6 +8,7 @@ app_name = "cases"
 urlpatterns = [
     path("", views.case_list, name="case_list"),
     path("tab-counts/", views.case_tab_counts, name="case_tab_counts"),
+    path("count/", views.case_count, name="case_count"),
     path("export.xlsx", views.case_export, name="case_export"),
     path("new/", views.case_new, name="case_new"),
     path("new/similar/", views.intake_similar, name="intake_similar"),

@@ -47,6 +47,7 @@ from .inbox import (
     count_many,
     filter_bar,
     get_case,
+    inbox_count,
     inbox_page,
     pool_cases,
     split,
@@ -84,20 +85,24 @@ def case_list(request):
     if tab_key not in {t.key for t in tabs}:
         tab_key = tabs[0].key
     tab = TAB_BY_KEY[tab_key]
-    form, total, page = inbox_page(user, tab_key, request.GET, request.GET.get("page"), now)
+    # A search's count the page did not settle arrives by htmx after the list (case_count).
+    form, total, page = inbox_page(user, tab_key, request.GET, request.GET.get("page"), now,
+                                   defer_count=True)
     # The other tabs' counts arrive by htmx right after the list (case_tab_counts): the list
     # does not wait for six more counts. With a search or a filter they are not counted (each
     # would be that search again): only this tab's count, the list's own, is shown.
     filtered = any(value for key, value in request.GET.items() if key not in ("tab", "page"))
     pending = None if filtered else ""
+    shown = None if total is None else count_label(total)
     partial_only = (request.htmx and not request.htmx.history_restore_request
                     and request.htmx.target == "case-table")
     context = {
         "form": form, "filter_bar": filter_bar(form), "filtered": filtered, "oob_tabs": partial_only,
         "counts_query": _tab_query(request, tab_key),
-        "tabs": [(t, count_label(total) if t.key == tab_key else pending, href)
+        "count_url": f"{reverse('cases:case_count')}?{_tab_query(request, tab_key)}",
+        "tabs": [(t, shown if t.key == tab_key else pending, href)
                  for t, href in zip(tabs, tab_links(request, tabs), strict=True)], "tab": tab,
-        "rows": _list_rows(page, user, now), "page": page, "total": count_label(total),
+        "rows": _list_rows(page, user, now), "page": page, "total": shown,
         "can_create": has_cap(user, Cap.BUSINESS_WRITE) or has_cap(user, Cap.GRID_REPORT),
         "export_limit": EXPORT_LIMIT, "nav_current": "cases",
     }
@@ -140,6 +145,20 @@ def case_tab_counts(request):
     counts = [(t, count_label(n), href) for t, n, href in zip(tabs, counted, links, strict=True)]
     return render(request, "cases/case_list.html#tab_nav",
                   {"tabs": counts, "tab": TAB_BY_KEY[tab_key], "counted": True})
+
+
+@require_GET
+@login_required
+def case_count(request):
+    """The list's count that ``case_list`` deferred (a search's): the same tab, filters and
+    search, counted alone (loaded by htmx after the list)."""
+    user = request.user
+    if permissions.is_provider_only(user) or not has_cap(user, Cap.BUSINESS_READ):
+        raise Http404
+    tabs = tabs_for(user)
+    tab_key = request.GET.get("tab") if request.GET.get("tab") in {t.key for t in tabs} else tabs[0].key
+    total = inbox_count(user, tab_key, request.GET, timezone.now())
+    return render(request, "cases/includes/case_total.html", {"total": count_label(total)})
 
 
 @require_GET
