@@ -227,6 +227,50 @@ def test_a_common_words_count_follows_the_list(client, loop, world, monkeypatch)
     assert "共 3 条" in page and "正在计数" not in page and reverse("cases:case_count") not in page
 
 
+@pytest.mark.parametrize("tab", ["all", "dispatch"])
+def test_a_few_matches_page_is_ordered_as_the_database_orders(loop, monkeypatch, tab):
+    """A search with few matches reads each match's order column with its id and orders the
+    page in Python (``search.few_matches(…, key=…)``): the database's order, ties by id."""
+    from django.http import QueryDict
+
+    from jiedao.cases import inbox as queries
+    from jiedao.cases import search
+
+    monkeypatch.setattr(search, "DENSE_MATCHES", 10**9)
+    made = [loop.create(f"楼道漏水{i}", at=timezone.now() - dt.timedelta(hours=i % 3)) for i in range(7)]
+    Case.objects.filter(pk__in=[made[1].pk, made[4].pk]).update(created_at=made[0].created_at,
+                                                              deadline_at=made[0].deadline_at)
+    monkeypatch.setattr(queries, "PAGE_SIZE", 3)
+    ordering = queries.TAB_BY_KEY[tab].ordering
+    expected = list(Case.objects.filter(pk__in=[c.pk for c in made]).order_by(*ordering)
+                    .values_list("pk", flat=True))
+    got, number = [], 1
+    while True:
+        _form, total, page = queries.inbox_page(loop.lingdao, tab, QueryDict("q=漏水"), number,
+                                                timezone.now())
+        got += [case.pk for case in page]
+        if not page.has_next():
+            break
+        number += 1
+    assert total == 7 and got == expected
+
+
+def test_a_new_grid_is_in_its_communitys_inbox_at_once(client, loop):
+    """The unit subtrees and streets an inbox reads for its scope are memoised per process
+    (``lookups.subtrees``, ``lookups.streets_of_units``); saving a unit forgets them, so a grid
+    added under the community, and its cases, are in the community's inbox straight away."""
+    from jiedao.core.models import OrgUnitKind
+    from jiedao.core.services import org_unit_create
+
+    before = inbox(client, loop.shequ, "all", q="漏水")  # the scope is read and memoised
+    grid = org_unit_create(by=Actor.system("test"), kind=OrgUnitKind.GRID, name="新设网格",
+                           code=loop.langong.code + "009", parent=loop.langong)
+    leak = loop.create("新网格楼道漏水", unit=grid)
+    assert leak.tracking_code not in before
+    assert leak.tracking_code in inbox(client, loop.shequ, "all", q="漏水")
+    assert leak.tracking_code in inbox(client, loop.shequ, "all")
+
+
 def test_filters_and_search(client, loop):
     leak = loop.create("水管漏水", address="兰宫路8号")
     noise = loop.create("路灯不亮", category=loop.housekeeping)

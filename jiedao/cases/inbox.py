@@ -38,7 +38,7 @@ from jiedao.core.masking import mask_name
 from jiedao.core.models import OrgUnit, OrgUnitKind
 
 from . import forms as f
-from . import permissions
+from . import lookups, permissions
 from .models import OPEN_STATUSES, Case, CaseKind, Category, Channel, Status
 
 PAGE_SIZE = 30
@@ -804,10 +804,22 @@ def _one_street(branches: list[Q]) -> int | None:
                 streets.update(value)
             else:
                 return None
-    paths = list(OrgUnit.objects.filter(pk__in=units).values_list("path", flat=True)) if units else []
+    if units:
+        street = lookups.streets_of_units.get(tuple(sorted(units)), lambda: _street_of_units(units))
+        if street is None:
+            return None
+        streets.add(street)
+    return next(iter(streets)) if len(streets) == 1 else None
+
+
+def _street_of_units(units: set[int]) -> int | None:
+    """The one street all of ``units`` lie in; None when they lie in several, or a unit lies
+    above or outside any street."""
+    paths = list(OrgUnit.objects.filter(pk__in=units).values_list("path", flat=True))
     prefixes = {path[:i + 1] for path in paths for i, ch in enumerate(path) if ch == "/"}
     street_paths = dict(OrgUnit.objects.filter(kind=OrgUnitKind.STREET, path__in=prefixes)
                         .values_list("path", "pk")) if prefixes else {}
+    streets = set()
     for path in paths:
         found = [pk for street_path, pk in street_paths.items() if path.startswith(street_path)]
         if len(found) != 1:
@@ -832,12 +844,9 @@ def inbox_page(user, tab_key: str, params, page_number, now, *, defer_count: boo
     counted over the same ranges (``count_parts``) — then the rows by id (``_rows_by_ids``). A
     search asks the branches as one condition (``search.search``), counted by
     ``search.capped_ids`` where it applies."""
-    form, total, parts = _inbox_list(user, tab_key, params, now, defer_count=defer_count)
-    ordering = TAB_BY_KEY[tab_key].ordering
-
-    def fetch(start, stop):
-        return _rows_by_ids(first_ids(parts, ordering, start, stop)) if parts else []
-    return form, total, CheapPage(None, page_number, PAGE_SIZE, total, fetch=fetch)
+    form, total, ids = _inbox_list(user, tab_key, params, now, defer_count=defer_count)
+    return form, total, CheapPage(None, page_number, PAGE_SIZE, total,
+                                  fetch=lambda start, stop: _rows_by_ids(ids(start, stop)))
 
 
 def inbox_count(user, tab_key: str, params, now) -> int:
@@ -847,8 +856,10 @@ def inbox_count(user, tab_key: str, params, now) -> int:
 
 
 def _inbox_list(user, tab_key: str, params, now, *, defer_count: bool):
-    """The filter form, the capped count (None when deferred) and the parts the page's ids
-    are read from (``first_ids``)."""
+    """The filter form, the capped count (None when deferred) and ``ids(start, stop)``, the
+    list's ids in its order (read by ``first_ids`` unless the search's matches were all read
+    with the order's column: then ordered here)."""
+    ordering = TAB_BY_KEY[tab_key].ordering
     form = InboxFilterForm(params or None, user=user)
     filters = form.filters()
     condition = filter_q(filters, now)
@@ -873,10 +884,15 @@ def _inbox_list(user, tab_key: str, params, now, *, defer_count: bool):
             # A search with few matches in the scope: all of them read once, counted, and the
             # page read from them — not looked up again for the page (20-40 ms each time for
             # "兰宫路社区17号" at a million cases).
-            ids = few_matches(plain, text)
+            found = few_matches(plain, text, key=ordering[0].lstrip("-"))
+            ids = None if found is None else [pk for pk, _value in found]
             if ids is not None and len(ids) <= DENSE_MATCHES:
                 total = min(len(ids), COUNT_CAP)
                 counted = listed = [_id_list(ids)]
+                if None not in (value for _pk, value in found):  # as the database orders them
+                    ordered = [pk for _value, pk in sorted(((value, pk) for pk, value in found),
+                                                           reverse=ordering[0].startswith("-"))]
+                    return form, total, lambda start, stop: ordered[start:stop]
             else:
                 # More matches than the few the estimate expected: they were read up to one past
                 # the threshold, which settles that the search is dense and, at or past the
@@ -904,7 +920,7 @@ def _inbox_list(user, tab_key: str, params, now, *, defer_count: bool):
         total = count_parts(parts)
     if total is None and not deferred:
         total = _capped_union_count(counted)
-    return form, total, parts
+    return form, total, lambda start, stop: first_ids(parts, ordering, start, stop) if parts else []
 
 
 def _id_list(ids: list[int]) -> QuerySet[Case]:

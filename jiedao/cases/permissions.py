@@ -26,6 +26,7 @@ from jiedao.accounts.access import grants, has_cap, scope_paths, scope_q
 from jiedao.accounts.roles import Cap
 from jiedao.core.models import OrgUnit, OrgUnitKind
 
+from . import lookups
 from .models import Action, Case, CaseKind, Status
 
 # A staff member's own cases (handler, requester, owner) outside the units in scope are few;
@@ -66,7 +67,7 @@ def _scope_branches(user, cap: str, handler_too: bool) -> list[Q]:
     branches: list[Q] = []
     streets: set[int] = set()
     for path in scope_paths(user, cap):
-        units = list(OrgUnit.objects.filter(path__startswith=path).values_list("id", "kind", "path"))
+        units = subtree(path)
         top_kind = next((kind for _pk, kind, p in units if p == path), None)
         if top_kind in (OrgUnitKind.DISTRICT, OrgUnitKind.STREET):
             streets.update(pk for pk, kind, _p in units if kind == OrgUnitKind.STREET)
@@ -78,6 +79,13 @@ def _scope_branches(user, cap: str, handler_too: bool) -> list[Q]:
     if streets:
         branches.insert(0, Q(street_id__in=sorted(streets)))
     return branches
+
+
+def subtree(path: str) -> list[tuple[int, str, str]]:
+    """``(id, kind, path)`` of the units at and under ``path`` (inactive ones too: their cases
+    stay in scope), memoised per process like ``lookups`` (forgotten when a unit is saved)."""
+    return lookups.subtrees.get(path, lambda: list(
+        OrgUnit.objects.filter(path__startswith=path).values_list("id", "kind", "path")))
 
 
 def any_of(branches: list[Q]) -> Q:

@@ -299,7 +299,7 @@ def search(queryset: QuerySet[Case], text: str, *, is_dense: bool | None = None,
     return _walked_match(found, tested) if tested else found
 
 
-def few_matches(queryset: QuerySet[Case], text: str) -> list[int] | None:
+def few_matches(queryset: QuerySet[Case], text: str, *, key: str | None = None) -> list | None:
     """The ids of the cases of ``queryset`` matching ``text``, read in one look-up of the index
     by the rarer tokens (``_lookup_plan``), at most ``DENSE_MATCHES`` + 1 of them: all of them
     when there are at most ``DENSE_MATCHES`` (the caller counts them and reads its page from
@@ -309,24 +309,32 @@ def few_matches(queryset: QuerySet[Case], text: str) -> list[int] | None:
 
     On SQLite a common word is better left to FTS5, which reads its lists lazily under a
     LIMIT: "12号" has its first thousand matches in 5 ms as one look-up, while testing "号" on
-    the matches of "12" reads each candidate's row (19 ms)."""
+    the matches of "12" reads each candidate's row (19 ms).
+
+    ``key``: a column of the case read with each id, as ``(id, value)`` pairs — the list's order,
+    so that the caller orders the page itself instead of reading every match again by id. The
+    value is as the database returns it to a plain cursor (on SQLite a date-time is its stored
+    text, which sorts as SQLite sorts it)."""
     parts = _query_parts(text)
     if connection.vendor not in ("sqlite", "postgresql") or not parts or all(map(_single, parts)):
         return None
     if _estimated_matches(parts) > 2 * DENSE_MATCHES:
         return None
     if connection.vendor == "postgresql":
-        return list(search(queryset, text, is_dense=False).order_by()
-                    .values_list("pk", flat=True)[:DENSE_MATCHES + 1])
-    return capped_ids(queryset, text, DENSE_MATCHES + 1, few=True)
+        matches = search(queryset, text, is_dense=False).order_by()
+        return list((matches.values_list("pk", key) if key else matches.values_list("pk", flat=True))
+                    [:DENSE_MATCHES + 1])
+    return capped_ids(queryset, text, DENSE_MATCHES + 1, few=True, key=key)
 
 
-def capped_ids(queryset: QuerySet[Case], text: str, cap: int, *, few: bool = False) -> list[int] | None:
+def capped_ids(queryset: QuerySet[Case], text: str, cap: int, *, few: bool = False,
+               key: str | None = None) -> list | None:
     """At most ``cap`` ids of the cases of ``queryset`` matching ``text`` — for a capped count —
     read on SQLite by walking the matches in the FTS index and looking each case up by id, which
     stops at ``cap`` without building the list of every match. ``few``: all the matches are
     expected to be read, so only the rarer tokens are looked up (``_lookup_plan``). None where
-    this does not apply (PostgreSQL, a one-character query): count ``search(queryset, text)``."""
+    this does not apply (PostgreSQL, a one-character query): count ``search(queryset, text)``.
+    ``key``: ``(id, value of that column)`` pairs instead of ids (``few_matches``)."""
     parts = _query_parts(text)
     if connection.vendor != "sqlite" or not parts or all(map(_single, parts)):
         return None
@@ -347,9 +355,12 @@ def capped_ids(queryset: QuerySet[Case], text: str, cap: int, *, few: bool = Fal
     if tested:
         tests, test_params = _token_tests(tested, "d.tokens")
         join, tests = f" CROSS JOIN {doc} AS d ON d.case_id = {table}.{pk}", f" AND {tests}"
-    sql = (f"SELECT {table}.{pk} FROM cases_casesearchdoc_fts CROSS JOIN {table} "
+    select = f"{table}.{pk}"
+    if key:
+        select += f", {table}.{connection.ops.quote_name(Case._meta.get_field(key).column)}"
+    sql = (f"SELECT {select} FROM cases_casesearchdoc_fts CROSS JOIN {table} "
            f"ON {table}.{pk} = cases_casesearchdoc_fts.rowid{join} "
            f"WHERE {match}{' AND (' + where + ')' if where else ''}{tests} LIMIT %s")
     with connection.cursor() as cursor:
         cursor.execute(sql, [*match_params, *params, *test_params, cap])
-        return [row[0] for row in cursor.fetchall()]
+        return [tuple(row) for row in cursor.fetchall()] if key else [row[0] for row in cursor.fetchall()]
