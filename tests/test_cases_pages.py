@@ -1231,8 +1231,8 @@ def test_search_looks_up_only_the_rarer_tokens(loop, monkeypatch):
 
 def test_few_matches_reads_every_match_once_or_leaves_a_common_word_alone(loop, monkeypatch):
     """``search.few_matches``: every match's id when there are at most ``DENSE_MATCHES``; None,
-    without reading anything, for a word the token shares say is common; one past the
-    threshold when there are more."""
+    without reading anything, for a word the token shares say is common and dense enough to
+    walk to; one past the threshold when there are more."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -1248,6 +1248,11 @@ def test_few_matches_reads_every_match_once_or_leaves_a_common_word_alone(loop, 
     assert sorted(search.few_matches(everything, "爆管")) == sorted([boiler.pk, other.pk])
     assert search.few_matches(everything, "兰宫路12号 爆管") == [boiler.pk]
     assert search.few_matches(everything.exclude(pk=boiler.pk), "兰宫路12号 爆管") == []
+    # many matches in all, but too rare to walk to (under WALK_SHARE): read them, the scope
+    # may hold few — "17号" is in 5,000 of a million cases, 1,400 of them in one community
+    monkeypatch.setattr(search, "_token_shares", lambda: ({"锅炉": 0.005, "号": 1.0}, 1_000_000))
+    assert search._estimated_matches([["锅炉"]]) > 2 * search.DENSE_MATCHES
+    assert sorted(search.few_matches(everything, "锅炉")) == sorted([boiler.pk, other.pk])
     monkeypatch.setattr(search, "DENSE_MATCHES", 1)
     assert len(search.few_matches(everything, "爆管")) == 2  # one past the threshold: dense
 
