@@ -48,13 +48,17 @@ class _OneRequestAtATimeOnSharedConnection(ThreadedWSGIServer):
     parameter or other API misuse", "database table is locked"). Chromium sends a page's
     requests side by side, so each request, its response body included, holds a lock. The
     connections themselves stay threaded and kept alive; on PostgreSQL nothing is shared and
-    nothing waits. tests/test_live_server.py sends requests at once.
+    nothing waits. tests/test_live_server.py sends requests at once. The test's own thread
+    takes the lock too before the database is emptied after the test (``_live_server_idle``):
+    a request htmx sent last may still be running.
     """
+
+    lock = threading.Lock()
 
     def set_app(self, application):
         if not self.connections_override:
             return super().set_app(application)
-        lock = threading.Lock()
+        lock = self.lock
 
         def one_at_a_time(environ, start_response):
             with lock:
@@ -69,6 +73,19 @@ class _OneRequestAtATimeOnSharedConnection(ThreadedWSGIServer):
 
 
 LiveServerThread.server_class = _OneRequestAtATimeOnSharedConnection
+
+
+@pytest.fixture(autouse=True)
+def _live_server_idle(request):
+    """After a live-server test, wait for the request in flight (if any) before the database
+    is emptied: asked for after the database fixture, this is torn down before it."""
+    if "live_server" not in request.fixturenames:
+        yield
+        return
+    request.getfixturevalue("transactional_db")
+    yield
+    with _OneRequestAtATimeOnSharedConnection.lock:
+        pass
 
 
 @pytest.fixture(scope="session")

@@ -10,6 +10,7 @@ moved unit. API tokens are memoised the same way in jiedao/accounts/tokens.py.
 
 from __future__ import annotations
 
+from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
@@ -33,7 +34,11 @@ streets_of_units: Recent[tuple[int, ...], int | None] = Recent(MEMO_SECONDS)
 @receiver([post_save, post_delete], sender=OrgUnit)
 @receiver([post_save, post_delete], sender=Open311Client)
 def _forget(**kwargs) -> None:
+    """At once, and again when the transaction commits: a unit's path and its subtree's are
+    rewritten after ``post_save`` (``OrgUnit.save``), and another thread may read the rows
+    before the change is committed."""
     Recent.forget_all()
+    transaction.on_commit(Recent.forget_all)
 
 
 def category(code: str) -> Category | None:

@@ -320,8 +320,9 @@ def few_matches(queryset: QuerySet[Case], text: str, *, key: str | None = None) 
 
     ``key``: a column of the case read with each id, as ``(id, value)`` pairs — the list's order,
     so that the caller orders the page itself instead of reading every match again by id. The
-    value is as the database returns it to a plain cursor (on SQLite a date-time is its stored
-    text, which sorts as SQLite sorts it)."""
+    value is as the database's cursor returns it: an aware date-time on PostgreSQL, a naive one
+    on SQLite (parsed by the sqlite3 module from the text Django stores, which SQLite orders the
+    same way); None if unreadable, and the caller then leaves the order to the database."""
     parts = _query_parts(text)
     if connection.vendor not in ("sqlite", "postgresql") or not parts or all(map(_single, parts)):
         return None

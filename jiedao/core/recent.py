@@ -22,6 +22,7 @@ class Recent[K: Hashable, V]:
         self.size = size
         self._values: dict[K, tuple[float, V]] = {}
         self._lock = threading.Lock()
+        self._generation = 0  # bumped by forget: a load that overlapped one is not kept
         Recent.instances.append(self)
 
     @classmethod
@@ -35,8 +36,11 @@ class Recent[K: Hashable, V]:
         hit = self._values.get(key)
         if hit is not None and now - hit[0] < self.seconds:
             return hit[1]
+        generation = self._generation
         value = load()
         with self._lock:
+            if generation != self._generation:
+                return value  # forgotten while it was read: it may predate the change
             if len(self._values) >= self.size:
                 self._values.clear()
             self._values[key] = (now, value)
@@ -45,3 +49,4 @@ class Recent[K: Hashable, V]:
     def forget(self) -> None:
         with self._lock:
             self._values.clear()
+            self._generation += 1
