@@ -81,9 +81,7 @@ def case_list(request):
         raise Http404
     now = timezone.now()
     tabs = tabs_for(user)
-    tab_key = request.GET.get("tab") or tabs[0].key
-    if tab_key not in {t.key for t in tabs}:
-        tab_key = tabs[0].key
+    tab_key = _tab_key(request, tabs)
     tab = TAB_BY_KEY[tab_key]
     # A search's count the page did not settle arrives by htmx after the list (case_count).
     form, total, page = inbox_page(user, tab_key, request.GET, request.GET.get("page"), now,
@@ -96,10 +94,10 @@ def case_list(request):
     shown = None if total is None else count_label(total)
     partial_only = (request.htmx and not request.htmx.history_restore_request
                     and request.htmx.target == "case-table")
+    query = _tab_query(request, tab_key)
     context = {
         "form": form, "filter_bar": filter_bar(form), "filtered": filtered, "oob_tabs": partial_only,
-        "counts_query": _tab_query(request, tab_key),
-        "count_url": f"{reverse('cases:case_count')}?{_tab_query(request, tab_key)}",
+        "counts_query": query, "count_url": f"{reverse('cases:case_count')}?{query}",
         "tabs": [(t, shown if t.key == tab_key else pending, href)
                  for t, href in zip(tabs, tab_links(request, tabs), strict=True)], "tab": tab,
         "rows": _list_rows(page, user, now), "page": page, "total": shown,
@@ -108,6 +106,12 @@ def case_list(request):
     }
     template = "cases/case_list.html#case_table" if partial_only else "cases/case_list.html"
     return render(request, template, context)
+
+
+def _tab_key(request, tabs) -> str:
+    """The inbox tab the request names, or the user's first one."""
+    key = request.GET.get("tab")
+    return key if key in {t.key for t in tabs} else tabs[0].key
 
 
 def _tab_query(request, key: str) -> str:
@@ -135,7 +139,7 @@ def case_tab_counts(request):
         raise Http404
     now = timezone.now()
     tabs = tabs_for(user)
-    tab_key = request.GET.get("tab") if request.GET.get("tab") in {t.key for t in tabs} else tabs[0].key
+    tab_key = _tab_key(request, tabs)
     # Every tab counted in one statement (two when a tab's branches must be united), the
     # user's visibility read once for all of them.
     visible = permissions.visible_branches(user)
@@ -156,7 +160,7 @@ def case_count(request):
     if permissions.is_provider_only(user) or not has_cap(user, Cap.BUSINESS_READ):
         raise Http404
     tabs = tabs_for(user)
-    tab_key = request.GET.get("tab") if request.GET.get("tab") in {t.key for t in tabs} else tabs[0].key
+    tab_key = _tab_key(request, tabs)
     total = inbox_count(user, tab_key, request.GET, timezone.now())
     return render(request, "cases/includes/case_total.html", {"total": count_label(total)})
 
