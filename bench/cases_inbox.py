@@ -79,7 +79,9 @@ def load(n: int, with_search: bool, seed: int = 2021) -> None:
                "deadline_at", "created_at", "updated_at", "dispatched_at", "supervised_at"]
     insert_case = (f"INSERT INTO cases_case ({', '.join(columns)}) "
                    f"VALUES ({', '.join(['%s'] * len(columns))})")
-    insert_doc = "INSERT INTO cases_casesearchdoc (case_id, tokens) VALUES (%s, %s)"
+    # A document keeps copies of its case's place and intake time (CaseSearchDoc.PLACE_FIELDS).
+    doc_columns = "case_id, tokens, street_id, org_unit_id, handler_unit_id, created_at"
+    insert_doc = f"INSERT INTO cases_casesearchdoc ({doc_columns}) VALUES (%s, %s, %s, %s, %s, %s)"
     first_id = (Case.objects.order_by("-id").values_list("id", flat=True).first() or 0) + 1
     batch = 10000
     started = time.perf_counter()
@@ -95,16 +97,18 @@ def load(n: int, with_search: bool, seed: int = 2021) -> None:
             title = rng.choice(TITLES)
             pk, code = first_id + i, f"B{i:09d}"
             address, phone = f"{place.name}{rng.randrange(1, 200)}号", f"138{i % 100000000:08d}"
+            category = rng.choice(categories).pk  # drawn in the order the rows always had
+            handler_unit = rng.choice(handlers[street.pk]).pk if dispatched else None
             rows.append((
-                pk, code, "demand", rng.choice(categories).pk, "phone", title, f"{title},请尽快处理。",
+                pk, code, "demand", category, "phone", title, f"{title},请尽快处理。",
                 "normal", street.pk, place.pk, address, "测试", phone,
-                rng.choice(handlers[street.pk]).pk if dispatched else None, status, "", "", "", 0, 1,
+                handler_unit, status, "", "", "", 0, 1,
                 adapt(created + timedelta(days=7)), adapt(created), adapt(created),
                 adapt(created) if dispatched else None, adapt(created) if rng.random() < 0.01 else None,
             ))
             if with_search:
                 text = f"{code} {title} {title},请尽快处理。 {address} 测试 {phone}"
-                docs.append((pk, search.tokens(text)))
+                docs.append((pk, search.tokens(text), street.pk, place.pk, handler_unit, adapt(created)))
         with transaction.atomic(), connection.cursor() as cur:
             if connection.vendor == "postgresql":  # COPY: ten times the multi-row INSERT's rate
                 raw = cur.cursor
@@ -112,7 +116,7 @@ def load(n: int, with_search: bool, seed: int = 2021) -> None:
                     for row in rows:
                         copy.write_row(row)
                 if docs:
-                    with raw.copy("COPY cases_casesearchdoc (case_id, tokens) FROM STDIN") as copy:
+                    with raw.copy(f"COPY cases_casesearchdoc ({doc_columns}) FROM STDIN") as copy:
                         for doc in docs:
                             copy.write_row(doc)
             else:

@@ -271,6 +271,41 @@ def test_a_new_grid_is_in_its_communitys_inbox_at_once(client, loop):
     assert leak.tracking_code in inbox(client, loop.shequ, "all")
 
 
+def test_search_documents_keep_the_cases_place(client, loop):
+    """A search document keeps copies of its case's place, handling unit and intake time
+    (``CaseSearchDoc.PLACE_FIELDS``), and a unit's searches are answered from them: triggers on
+    the case table keep them in step, whatever changes the case. So a case dispatched to 城管办
+    is found by 城管办's search, and one moved to another community leaves 兰宫路's search."""
+    from jiedao.cases import search
+
+    def place(case):
+        doc = CaseSearchDoc.objects.get(case_id=case.pk)
+        return [getattr(doc, name) for name in CaseSearchDoc.PLACE_FIELDS]
+
+    def copied(case):
+        case.refresh_from_db()
+        return [getattr(case, name) for name in CaseSearchDoc.PLACE_FIELDS]
+
+    case = loop.create("排水沟堵塞", address="兰宫路3号")
+    assert place(case) == copied(case) and place(case)[2] is None
+    scope = permissions.visible_branches(loop.keshi)
+    assert search.on_documents(permissions.any_of(scope), "排水沟") is not None  # 城管办's 全部
+    assert search.on_documents(Q(status=Status.RECEIVED), "排水沟") is None
+    assert search.on_documents(Q(org_unit_id__in=[1]), "号") is None  # one character: the title's
+    assert case.tracking_code not in inbox(client, loop.keshi, "all", q="排水沟")
+
+    loop.dispatch(case, unit=loop.chengguan)
+    assert place(case) == copied(case) and place(case)[2] == loop.chengguan.pk
+    assert case.tracking_code in inbox(client, loop.keshi, "all", q="排水沟")
+    assert case.tracking_code in inbox(client, loop.shequ, "all", q="排水沟")
+
+    elsewhere = loop.world.units["360103001001"]  # a queryset update, past every service
+    Case.objects.filter(pk=case.pk).update(org_unit=elsewhere, handler_unit=None)
+    assert place(case) == copied(case) and place(case)[1] == elsewhere.pk
+    assert case.tracking_code not in inbox(client, loop.shequ, "all", q="排水沟")
+    assert case.tracking_code not in inbox(client, loop.keshi, "all", q="排水沟")
+
+
 def test_filters_and_search(client, loop):
     leak = loop.create("水管漏水", address="兰宫路8号")
     noise = loop.create("路灯不亮", category=loop.housekeeping)
@@ -1136,6 +1171,17 @@ def test_the_lookup_plan_does_not_change_what_is_found(loop, monkeypatch):
             assert capped is None or set(capped) == expected[text], text
             capped = search.capped_ids(everything, text, 1000, few=True)
             assert capped is None or set(capped) == expected[text], text
+            # the same, asked of the search documents (``on_documents``: no case row read)
+            docs = search.on_documents(Q(), text)
+            if docs is None:
+                assert all(map(search._single, search._query_parts(text))), text
+                continue
+            assert found(search.search(docs, text)) == expected[text], text
+            few = search.few_matches(docs, text, key="created_at")
+            assert few is None or {pk for pk, _at in few} == expected[text], text
+            for few_only in (False, True):
+                capped = search.capped_ids(docs, text, 1000, few=few_only)
+                assert capped is None or set(capped) == expected[text], text
 
 
 def test_a_search_with_few_matches_is_looked_up_once(loop, monkeypatch):

@@ -57,12 +57,11 @@ def document(case: Case) -> str:
                             case.requester_name, case.requester_phone]))
 
 
-def index(case: Case, *, created: bool = False) -> None:
-    """(Re)index a case; ``created=True`` for a new case skips the look-up."""
-    if created:
-        CaseSearchDoc.objects.create(case=case, tokens=document(case))
-    else:
-        CaseSearchDoc.objects.update_or_create(case=case, defaults={"tokens": document(case)})
+def document_of(case: Case) -> CaseSearchDoc:
+    """The search document of ``case``, unsaved: its tokens and the copies of its place and
+    intake time (``CaseSearchDoc.PLACE_FIELDS``; triggers keep them in step afterwards)."""
+    return CaseSearchDoc(case=case, tokens=document(case),
+                         **{name: getattr(case, name) for name in CaseSearchDoc.PLACE_FIELDS})
 
 
 def _literal(text: str) -> str:
@@ -237,13 +236,45 @@ def _walked_match(queryset: QuerySet[Case], parts: list[list[str]]) -> QuerySet[
     the stored tokens — the FTS phrase query's answer, as the document is the tokens joined by
     single spaces: a phrase of pairs is the substring " t1 t2 … " of " tokens ". For a word with
     many matches each case the list's index walks past is tested by one look-up by id, instead
-    of building the list of every match first (71,000 ids for "漏水": most of the search's time)."""
-    table, pk = connection.ops.quote_name(Case._meta.db_table), connection.ops.quote_name("id")
+    of building the list of every match first (71,000 ids for "漏水": most of the search's time).
+    On documents (``on_documents``) their own tokens are tested."""
+    table, pk = _table(queryset)
     doc = connection.ops.quote_name(CaseSearchDoc._meta.db_table)
+    if queryset.model is CaseSearchDoc:
+        tests, params = _token_tests(parts, f"{table}.tokens")
+        return queryset.extra(where=[tests], params=params)
     tests, params = _token_tests(parts, "d.tokens")
     return queryset.extra(
         where=[f"EXISTS (SELECT 1 FROM {doc} AS d WHERE d.case_id = {table}.{pk} AND {tests})"],
         params=params)
+
+
+def _table(queryset: QuerySet) -> tuple[str, str]:
+    """The quoted table and key column of ``queryset``'s model: cases, or their search documents."""
+    meta = queryset.model._meta
+    return connection.ops.quote_name(meta.db_table), connection.ops.quote_name(meta.pk.column)
+
+
+def on_documents(condition: Q, text: str) -> QuerySet[CaseSearchDoc] | None:
+    """The search documents of the cases meeting ``condition``, when it names only the case's
+    columns the documents keep copies of (``CaseSearchDoc.PLACE_FIELDS``, and the key): a unit's
+    scope. ``search``, ``few_matches`` and ``capped_ids`` given these documents instead of the
+    cases find the same cases matching ``text`` without reading a case row (each match was
+    otherwise looked up by id to test the scope). None when ``condition`` names anything else (a
+    status, a handler), or when ``text`` is matched on the case's own columns (one-character
+    parts only)."""
+    parts = _query_parts(text)
+    if not parts or all(map(_single, parts)):
+        return None
+    allowed = {*CaseSearchDoc.PLACE_FIELDS, "pk"}
+
+    def only_place(q: Q) -> bool:
+        return all(only_place(child) if isinstance(child, Q) else
+                   isinstance(child, tuple) and child[0].split("__")[0] in allowed
+                   and (child[0].count("__") == 0 or child[0].split("__")[1] in ("in", "gte", "lt", "exact"))
+                   for child in q.children)
+
+    return CaseSearchDoc.objects.filter(condition) if only_place(condition) else None
 
 
 def search(queryset: QuerySet[Case], text: str, *, is_dense: bool | None = None,
@@ -251,7 +282,11 @@ def search(queryset: QuerySet[Case], text: str, *, is_dense: bool | None = None,
     """``queryset``'s cases matching ``text``. SQLite, a word with more than ``DENSE_MATCHES``
     matches: with ``walk`` (a first page walked in the list's order) each case is tested on its
     own (``_walked_match``), otherwise against the list of matches built once. ``is_dense``: the
-    caller's answer of ``dense(text)``, saving the count that decides it."""
+    caller's answer of ``dense(text)``, saving the count that decides it.
+
+    ``queryset`` may be search documents (``on_documents``) instead of cases, for a count or
+    the ids of the matches (a text of one-character parts excepted: it is matched on the case's
+    title and address)."""
     parts = _query_parts(text)
     if not parts:  # no search at all; or punctuation only: no word to find, so nothing is found
         return queryset.none() if (text or "").strip() else queryset
@@ -283,6 +318,8 @@ def search(queryset: QuerySet[Case], text: str, *, is_dense: bool | None = None,
         # the planner, which takes the pairs of a phrase for independent, cannot fetch and sort
         # all 71,000 matches of "停车难" (0.6 s) instead of walking a few hundred cases.
         conditions = phrases if walk and is_dense else [*phrases, match]
+        if queryset.model is CaseSearchDoc:
+            return queryset.extra(where=conditions)
         sql = f"SELECT case_id FROM cases_casesearchdoc WHERE {' AND '.join(conditions)}"
         return queryset.filter(pk__in=RawSQL(sql, []))
     if is_dense is None:
@@ -293,9 +330,9 @@ def search(queryset: QuerySet[Case], text: str, *, is_dense: bool | None = None,
         # Every match's id, built once; the unary + keeps SQLite from driving the query by the
         # ids (each row of the index is tested against them).
         where, params = _fts_where(parts)
-        table = connection.ops.quote_name(Case._meta.db_table)
+        table, pk = _table(queryset)
         return queryset.extra(
-            where=[f"+{table}.{connection.ops.quote_name('id')} IN "
+            where=[f"+{table}.{pk} IN "
                    f"(SELECT rowid FROM cases_casesearchdoc_fts WHERE {where})"],
             params=params)
     # Few matches: all of them are read, so only the rarer tokens are looked up.
@@ -320,9 +357,8 @@ def few_matches(queryset: QuerySet[Case], text: str, *, key: str | None = None) 
 
     ``key``: a column of the case read with each id, as ``(id, value)`` pairs — the list's order,
     so that the caller orders the page itself instead of reading every match again by id. The
-    value is as the database's cursor returns it: an aware date-time on PostgreSQL, a naive one
-    on SQLite (parsed by the sqlite3 module from the text Django stores, which SQLite orders the
-    same way); None if unreadable, and the caller then leaves the order to the database."""
+    value orders as the column does (``_order_value``); None where the column is empty, and the
+    caller then leaves the order to the database."""
     parts = _query_parts(text)
     if connection.vendor not in ("sqlite", "postgresql") or not parts or all(map(_single, parts)):
         return None
@@ -331,9 +367,28 @@ def few_matches(queryset: QuerySet[Case], text: str, *, key: str | None = None) 
         return None
     if connection.vendor == "postgresql":
         matches = search(queryset, text, is_dense=False).order_by()
-        return list((matches.values_list("pk", key) if key else matches.values_list("pk", flat=True))
-                    [:DENSE_MATCHES + 1])
+        if key:
+            order = RawSQL(_order_value(queryset, key), [])
+            matches = matches.annotate(_order=order).values_list("pk", "_order")
+        else:
+            matches = matches.values_list("pk", flat=True)
+        return list(matches[:DENSE_MATCHES + 1])
     return capped_ids(queryset, text, DENSE_MATCHES + 1, few=True, key=key)
+
+
+def _order_value(queryset: QuerySet, key: str) -> str:
+    """The SQL of a value that orders as ``key``'s column does, cheap to read in Python: a
+    date-time as an integer of microseconds since 1970 on PostgreSQL, and on SQLite as the text
+    Django stores (which SQLite orders as text), not parsed — reading 1,400 date-times (and
+    comparing aware ones) was a fifth of the CPU of a page of "17号"."""
+    table = _table(queryset)[0]
+    field = queryset.model._meta.get_field(key)
+    column = f"{table}.{connection.ops.quote_name(field.column)}"
+    if field.get_internal_type() != "DateTimeField":
+        return column
+    if connection.vendor == "postgresql":
+        return f"(EXTRACT(EPOCH FROM {column}) * 1000000)::bigint"
+    return f"CAST({column} AS TEXT)"
 
 
 def capped_ids(queryset: QuerySet[Case], text: str, cap: int, *, few: bool = False,
@@ -354,19 +409,23 @@ def capped_ids(queryset: QuerySet[Case], text: str, cap: int, *, few: bool = Fal
         where, params = "", []
     except EmptyResultSet:
         return []
-    if query.extra or {alias for alias, n in query.alias_refcount.items() if n} - {Case._meta.db_table}:
-        return None  # joins or extra tables: not the plain case list this is written for
-    table, pk = connection.ops.quote_name(Case._meta.db_table), connection.ops.quote_name("id")
+    model = queryset.model
+    if query.extra or {alias for alias, n in query.alias_refcount.items() if n} - {model._meta.db_table}:
+        return None  # joins or extra tables: not the plain list this is written for
+    table, pk = _table(queryset)
     looked_up, tested = _lookup_plan(parts) if few else (parts, [])
     match, match_params = _fts_where(looked_up)
     doc = connection.ops.quote_name(CaseSearchDoc._meta.db_table)
     join, tests, test_params = "", "", []
-    if tested:
+    if tested and model is CaseSearchDoc:  # the documents themselves: their own tokens
+        tests, test_params = _token_tests(tested, f"{table}.tokens")
+        tests = f" AND {tests}"
+    elif tested:
         tests, test_params = _token_tests(tested, "d.tokens")
         join, tests = f" CROSS JOIN {doc} AS d ON d.case_id = {table}.{pk}", f" AND {tests}"
     select = f"{table}.{pk}"
     if key:
-        select += f", {table}.{connection.ops.quote_name(Case._meta.get_field(key).column)}"
+        select += f", {_order_value(queryset, key)}"
     sql = (f"SELECT {select} FROM cases_casesearchdoc_fts CROSS JOIN {table} "
            f"ON {table}.{pk} = cases_casesearchdoc_fts.rowid{join} "
            f"WHERE {match}{' AND (' + where + ')' if where else ''}{tests} LIMIT %s")

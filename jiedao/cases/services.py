@@ -39,7 +39,6 @@ from .models import (
     Case,
     CaseEvent,
     CaseKind,
-    CaseSearchDoc,
     Category,
     Channel,
     Extension,
@@ -237,7 +236,7 @@ class _IntakeRows:
         for case in self.cases:  # a key left by a batch that rolled back is not the case's
             case.pk = None
         self.case_rows = bulk.values(self.cases)
-        self.docs = [CaseSearchDoc(case=case, tokens=search.document(case)) for case in self.cases]
+        self.docs = [search.document_of(case) for case in self.cases]
         self.events = [_new_event(intake.by, case, Action.CREATE, "", Status.RECEIVED, intake.note,
                                   {"channel": case.channel}, case.created_at)
                        for intake, case in zip(intakes, self.cases, strict=True)]
