@@ -216,6 +216,9 @@ def test_a_common_words_count_follows_the_list(client, loop, world, monkeypatch)
     assert url.startswith(reverse("cases:case_count")) and "q=%E6%BC%8F%E6%B0%B4" in url
     counted = client.get(html.unescape(url), headers={"HX-Request": "true"}).content.decode()
     assert '<span id="case-total"' in counted and "共 3 条" in counted and "<html" not in counted
+    # the current tab's badge, empty while the count was deferred, gets it out of band
+    assert re.search(r'<a [^>]*data-tab="all"[^>]*>[^<]*<span id="current-tab-count"', page)
+    assert re.search(r'<span id="current-tab-count" class="tab-count" hx-swap-oob="true">3</span>', counted)
     client.force_login(world.other[Role.COMMUNITY_WORKER])
     assert "共 1 条" in client.get(html.unescape(url)).content.decode()  # 南浦's own case only
     for outsider in (world.users[Role.PROVIDER], world.users[Role.RESIDENT]):
@@ -291,6 +294,7 @@ def test_search_documents_keep_the_cases_place(client, loop):
     scope = permissions.visible_branches(loop.keshi)
     assert search.on_documents(permissions.any_of(scope), "排水沟") is not None  # 城管办's 全部
     assert search.on_documents(Q(status=Status.RECEIVED), "排水沟") is None
+    assert search.on_documents(~Q(org_unit_id__in=[1]), "排水沟") is None  # the copies may be NULL
     assert search.on_documents(Q(org_unit_id__in=[1]), "号") is None  # one character: the title's
     assert case.tracking_code not in inbox(client, loop.keshi, "all", q="排水沟")
 
@@ -1156,7 +1160,8 @@ def test_the_lookup_plan_does_not_change_what_is_found(loop, monkeypatch):
     found = lambda qs: set(qs.values_list("pk", flat=True))  # noqa: E731
     monkeypatch.setattr(search, "_token_shares", lambda: ({}, 0))
     expected = {text: found(search.search(everything, text)) for text in queries}
-    assert expected["兰宫路12号"] == {made[0].pk, made[3].pk} and expected["漏 水管"] == {made[2].pk}
+    assert expected["兰宫路12号"] == {made[0].pk, made[3].pk}
+    assert expected["漏 水管"] == {made[0].pk, made[2].pk}  # "漏" in 漏水 too (a character alone)
     tokens = {token for text in queries for part in search._query_parts(text) for token in part}
     tokens |= {t for doc in CaseSearchDoc.objects.values_list("tokens", flat=True) for t in doc.split()}
     for shares in ({t: 1.0 for t in tokens}, {"号": 1.0, "社区": 0.9, "兰宫": 0.6, "漏水": 0.5, "12": 0.3},
@@ -1182,6 +1187,40 @@ def test_the_lookup_plan_does_not_change_what_is_found(loop, monkeypatch):
             for few_only in (False, True):
                 capped = search.capped_ids(docs, text, 1000, few=few_only)
                 assert capped is None or set(capped) == expected[text], text
+
+
+@pytest.mark.parametrize("dense", [False, True])
+def test_a_chinese_character_alone_is_found_wherever_it_stands(loop, monkeypatch, dense):
+    """A one-character Chinese part beside other words ("水管 漏") is found in the case's text
+    wherever it stands — inside a pair of "楼道水管漏水" too, not only as a token of its own —
+    by every way a search is read (listed, walked, few matches, capped ids, on the documents),
+    whatever the token shares; a letter or digit alone stays a whole word."""
+    from jiedao.cases import search
+
+    leak = loop.create("楼道水管漏水", address="兰宫路12号3栋")
+    broken = loop.create("漏,水管坏了", address="新村7号")
+    dance = loop.create("广场舞噪音扰民", address="兰宫路8号")
+    expected = {"水管 漏": {leak.pk, broken.pk}, "兰宫路 噪": {dance.pk}, "12 栋": {leak.pk},
+                "水管 楼": {leak.pk}, "扰民 号": {dance.pk}, "漏水 坏": set(), "水管 3": {leak.pk}}
+    found = lambda qs: set(qs.values_list("pk", flat=True))  # noqa: E731
+    monkeypatch.setattr(search, "DENSE_MATCHES", 0 if dense else 10**9)
+    everything = Case.objects.all()
+    tokens = {t for doc in CaseSearchDoc.objects.values_list("tokens", flat=True) for t in doc.split()}
+    for shares in ({}, {t: 1.0 for t in tokens}, {t: (0.0 if len(t) == 1 else 1.0) for t in tokens}):
+        monkeypatch.setattr(search, "_token_shares", lambda shares=shares: (shares, 10))
+        for text, cases in expected.items():
+            for walk in (False, True):
+                assert found(search.search(everything, text, walk=walk)) == cases, (text, walk, shares)
+            for read in (search.capped_ids(everything, text, 1000),
+                         search.capped_ids(everything, text, 1000, few=True)):
+                assert read is None or set(read) == cases, (text, shares)
+            few = search.few_matches(everything, text)  # at most DENSE_MATCHES + 1 of them
+            assert few is None or (set(few) <= cases if dense else set(few) == cases), (text, shares)
+            docs = search.on_documents(Q(), text)
+            assert found(search.search(docs, text)) == cases, text
+            few = search.few_matches(docs, text, key="created_at")
+            assert few is None or ({pk for pk, _at in few} <= cases if dense else
+                                   {pk for pk, _at in few} == cases), text
 
 
 def test_a_search_with_few_matches_is_looked_up_once(loop, monkeypatch):
@@ -1270,9 +1309,9 @@ def test_search_looks_up_only_the_rarer_tokens(loop, monkeypatch):
     sql, params = search.search(Case.objects.all(), "兰宫路12号").query.sql_with_params()
     if connection.vendor == "postgresql":
         assert "to_tsquery('simple', '''12'' & ''兰宫'' & ''宫路''')" in sql, sql
-        assert "' 号 '" in sql
+        assert "'号'" in sql  # a Chinese character alone: anywhere in the text
     else:
-        assert '"兰宫 宫路" AND "12"' in params and " 号 " in params, params
+        assert '"兰宫 宫路" AND "12"' in params and "号" in params, params
 
 
 def test_few_matches_reads_every_match_once_or_leaves_a_common_word_alone(loop, monkeypatch):

@@ -122,7 +122,18 @@ def test_a_common_words_count_arrives_after_the_list(live_server, world, page, c
     page.wait_for_function("document.querySelectorAll('#case-table tr[data-case]').length === 5")
     page.wait_for_function("document.querySelector('#case-total').textContent.includes('共 5 条')")
     assert page.locator("#case-total[hx-get]").count() == 0
+    assert page.locator("#current-tab-count").inner_text() == "5"  # the tab's badge too
     page.screenshot(path=str(SHOTS / "cases-inbox-search-count.png"), full_page=True)
+
+    # A count that fails says so (not "正在计数…" for ever), and a click asks again.
+    page.route("**/cases/count/**", lambda route: route.fulfill(status=500, body="error"))
+    page.goto(f"{live_server.url}/cases/?tab=all&q=%E6%A5%BC%E9%81%93")
+    page.wait_for_function("document.querySelector('#case-total').textContent.includes('未能计数')")
+    assert page.locator("#case-total.is-failed").count() == 1
+    page.screenshot(path=str(SHOTS / "cases-inbox-count-failed.png"), full_page=True)
+    page.unroute("**/cases/count/**")
+    page.click("#case-total")
+    page.wait_for_function("document.querySelector('#case-total').textContent.includes('共 5 条')")
 
 
 def test_provider_accepts_and_resolves_on_a_phone(live_server, world, page, cases):

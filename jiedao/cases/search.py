@@ -10,7 +10,9 @@ phrase of pairs, every part of it required:
 - SQLite: an FTS5 table (``unicode61``) over ``CaseSearchDoc.tokens``, kept by triggers;
 - PostgreSQL: ``to_tsvector('simple', tokens)`` with a GIN index, queried with ``<->``.
 
-A one-character query has no pair; it falls back to a substring scan of the title.
+A query of one-character parts has no pair; it falls back to a substring scan of the title and
+address. A Chinese character alone beside other words ("水管 漏") is tested as a substring of the
+stored tokens of the cases the other words find: it is in the case's text wherever it stands.
 
 A search with few matches (``few_matches``, estimated from the tokens' shares of the
 documents) is read whole, so only its rarer tokens are looked up (``_lookup_plan``) and the
@@ -85,6 +87,25 @@ def _single(part: list[str]) -> bool:
     return len(part) == 1 and len(part[0]) == 1
 
 
+def _character(part: list[str]) -> bool:
+    """A part of one Chinese character ("漏" of "水管 漏"): it has no pair, and the case's text
+    holds it wherever it stands — "楼道漏水" holds "漏" inside its pairs, not as a token of its
+    own — so it is tested as a substring of the stored tokens (``_needle``), never looked up
+    in the index. (A letter or digit is a whole word, as in any query: "3" is the number 3.)"""
+    return _single(part) and bool(re.match(rf"[{_CJK}]", part[0]))
+
+
+def _needle(part: list[str]) -> str:
+    """What " tokens " must contain to hold ``part``: the phrase of pairs " t1 t2 … " (the
+    document is its tokens joined by single spaces), or a Chinese character anywhere."""
+    return part[0] if _character(part) else f" {' '.join(part)} "
+
+
+def _indexed(parts: list[list[str]]) -> tuple[list[list[str]], list[list[str]]]:
+    """``parts`` the index can look up, and the one-character Chinese parts it cannot."""
+    return [p for p in parts if not _character(p)], [p for p in parts if _character(p)]
+
+
 # A token held by more than this share of the cases is not looked up in the index when the
 # query has a rarer one (``_lookup_plan``).
 LOOKUP_SHARE = 0.25
@@ -101,13 +122,18 @@ def _lookup_plan(parts: list[list[str]]) -> tuple[list[list[str]], list[list[str
     "17" of "兰宫路社区17号" finds its thousand cases alone (39 ms became 5). So each part is
     looked up by its runs of tokens held by at most ``LOOKUP_SHARE`` of the cases (each run a
     shorter phrase the part contains) and tested whole when anything of it was left out. When no
-    token is that rare, every part of more than one character is looked up as it is."""
+    token is that rare, every part of more than one character is looked up as it is. A Chinese
+    character alone is always tested (``_character``)."""
     shares = _token_shares()[0]
-    if not any(shares.get(token, 0.0) <= LOOKUP_SHARE for part in parts for token in part):
-        longer = [part for part in parts if not _single(part)]
-        return (longer, [part for part in parts if _single(part)]) if longer else (parts, [])
+    indexed, characters = _indexed(parts)
+    if not any(shares.get(token, 0.0) <= LOOKUP_SHARE for part in indexed for token in part):
+        longer = [part for part in indexed if not _single(part)]
+        return (longer, [part for part in parts if _single(part)]) if longer else (indexed, characters)
     looked_up, tested = [], []
     for part in parts:
+        if _character(part):
+            tested.append(part)
+            continue
         runs, run = [], []
         for token in part:
             if shares.get(token, 0.0) <= LOOKUP_SHARE:
@@ -129,12 +155,11 @@ def _fts_where(parts: list[list[str]]) -> tuple[str, list]:
 
 
 def _token_tests(parts: list[list[str]], tokens_column: str) -> tuple[str, list]:
-    """SQLite: the condition that a document's stored tokens hold every part as a phrase — the
-    document is the tokens joined by single spaces, so a phrase of pairs is the substring
-    " t1 t2 … " of " tokens " — and its params. (PostgreSQL's ``search`` writes the same test
-    with ``strpos`` and the words in the statement.)"""
+    """SQLite: the condition that a document's stored tokens hold every part (``_needle``: a
+    phrase of pairs, or a Chinese character anywhere), and its params. (PostgreSQL's ``search``
+    writes the same test with ``strpos`` and the words in the statement.)"""
     tests = [f"instr(' ' || {tokens_column} || ' ', %s) > 0"] * len(parts)
-    return " AND ".join(tests), [f" {' '.join(part)} " for part in parts]
+    return " AND ".join(tests), [_needle(part) for part in parts]
 
 
 # On SQLite, a query matched by more cases than this is answered by walking the list's own
@@ -167,7 +192,7 @@ def dense(text: str) -> bool:
         return _pg_dense(parts)
     if connection.vendor != "sqlite":
         return False
-    where, params = _fts_where(parts)
+    where, params = _fts_where(_indexed(parts)[0])  # the characters' matches are fewer still
     return _match_count(f"SELECT rowid FROM cases_casesearchdoc_fts WHERE {where}", params,
                         DENSE_MATCHES + 1) > DENSE_MATCHES
 
@@ -216,7 +241,7 @@ def _estimated_matches(parts: list[list[str]]) -> float:
     among the common ones is rarer than all of them."""
     shares, total = _token_shares()
     share = 1.0
-    for part in parts:
+    for part in _indexed(parts)[0]:  # a Chinese character alone: taken as in every case
         share *= min(shares.get(token, 0.0) for token in part)
     return share * total
 
@@ -268,11 +293,12 @@ def on_documents(condition: Q, text: str) -> QuerySet[CaseSearchDoc] | None:
         return None
     allowed = {*CaseSearchDoc.PLACE_FIELDS, "pk"}
 
-    def only_place(q: Q) -> bool:
-        return all(only_place(child) if isinstance(child, Q) else
-                   isinstance(child, tuple) and child[0].split("__")[0] in allowed
-                   and (child[0].count("__") == 0 or child[0].split("__")[1] in ("in", "gte", "lt", "exact"))
-                   for child in q.children)
+    def only_place(q: Q) -> bool:  # a negation is left to the cases (the copies may be NULL)
+        return not q.negated and all(
+            only_place(child) if isinstance(child, Q) else
+            isinstance(child, tuple) and child[0].split("__")[0] in allowed
+            and (child[0].count("__") == 0 or child[0].split("__")[1] in ("in", "gte", "lt", "exact"))
+            for child in q.children)
 
     return CaseSearchDoc.objects.filter(condition) if only_place(condition) else None
 
@@ -312,7 +338,7 @@ def search(queryset: QuerySet[Case], text: str, *, is_dense: bool | None = None,
         # whole match, and much cheaper than building a tsvector); the match stays, so the
         # planner can still take the index for a word few cases have. A one-token part the
         # index does not look up is tested too.
-        phrases = [f"strpos(' ' || tokens || ' ', {_literal(' ' + ' '.join(part) + ' ')}) > 0"
+        phrases = [f"strpos(' ' || tokens || ' ', {_literal(_needle(part))}) > 0"
                    for part in parts if len(part) > 1 or walk or part[0] not in looked_up]
         # A word most cases hold, its first page walked: the substring tests alone, so that
         # the planner, which takes the pairs of a phrase for independent, cannot fetch and sort
@@ -329,12 +355,14 @@ def search(queryset: QuerySet[Case], text: str, *, is_dense: bool | None = None,
     if is_dense:
         # Every match's id, built once; the unary + keeps SQLite from driving the query by the
         # ids (each row of the index is tested against them).
-        where, params = _fts_where(parts)
+        indexed, characters = _indexed(parts)
+        where, params = _fts_where(indexed)
         table, pk = _table(queryset)
-        return queryset.extra(
+        found = queryset.extra(
             where=[f"+{table}.{pk} IN "
                    f"(SELECT rowid FROM cases_casesearchdoc_fts WHERE {where})"],
             params=params)
+        return _walked_match(found, characters) if characters else found
     # Few matches: all of them are read, so only the rarer tokens are looked up.
     looked_up, tested = _lookup_plan(parts)
     where, params = _fts_where(looked_up)
@@ -413,7 +441,7 @@ def capped_ids(queryset: QuerySet[Case], text: str, cap: int, *, few: bool = Fal
     if query.extra or {alias for alias, n in query.alias_refcount.items() if n} - {model._meta.db_table}:
         return None  # joins or extra tables: not the plain list this is written for
     table, pk = _table(queryset)
-    looked_up, tested = _lookup_plan(parts) if few else (parts, [])
+    looked_up, tested = _lookup_plan(parts) if few else _indexed(parts)
     match, match_params = _fts_where(looked_up)
     doc = connection.ops.quote_name(CaseSearchDoc._meta.db_table)
     join, tests, test_params = "", "", []

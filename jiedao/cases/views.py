@@ -162,7 +162,8 @@ def case_count(request):
     tabs = tabs_for(user)
     tab_key = _tab_key(request, tabs)
     total = inbox_count(user, tab_key, request.GET, timezone.now())
-    return render(request, "cases/includes/case_total.html", {"total": count_label(total)})
+    # The current tab's badge, left empty while the count was deferred, gets it too.
+    return render(request, "cases/includes/case_total.html", {"total": count_label(total), "oob_tab": True})
 
 
 @require_GET

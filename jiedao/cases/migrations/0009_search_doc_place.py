@@ -36,7 +36,8 @@ class Migration(migrations.Migration):
 
 
 # The place columns are copied from the case by triggers on the case table, fired only when one
-# of them changes. The FTS index follows only a change of the tokens, so that a dispatch (or this
+# of them changes; a document inserted without them (by code that does not know them) gets them
+# from its case. The FTS index follows only a change of the tokens, so that a dispatch (or this
 # migration's backfill) does not index the document again.
 _COPY = ("street_id = new.street_id, org_unit_id = new.org_unit_id, "
          "handler_unit_id = new.handler_unit_id, created_at = new.created_at")
@@ -51,8 +52,12 @@ SQLITE_SQL = [
     "WHEN old.street_id IS NOT new.street_id OR old.org_unit_id IS NOT new.org_unit_id "
     "OR old.handler_unit_id IS NOT new.handler_unit_id OR old.created_at IS NOT new.created_at "
     f"BEGIN UPDATE cases_casesearchdoc SET {_COPY} WHERE case_id = new.id; END",
+    "CREATE TRIGGER cases_casesearchdoc_place_ai AFTER INSERT ON cases_casesearchdoc "
+    f"WHEN new.street_id IS NULL BEGIN UPDATE cases_casesearchdoc SET ({_COLUMNS}) = "
+    f"(SELECT {_COLUMNS} FROM cases_case WHERE id = new.case_id) WHERE case_id = new.case_id; END",
 ]
 SQLITE_UNDO = [
+    "DROP TRIGGER IF EXISTS cases_casesearchdoc_place_ai",
     "DROP TRIGGER IF EXISTS cases_case_place_au",
     "DROP TRIGGER cases_casesearchdoc_au",
     "CREATE TRIGGER cases_casesearchdoc_au AFTER UPDATE ON cases_casesearchdoc BEGIN "
@@ -61,15 +66,24 @@ SQLITE_UNDO = [
     "INSERT INTO cases_casesearchdoc_fts(rowid, tokens) VALUES (new.case_id, new.tokens); END",
 ]
 POSTGRES_SQL = [
-    "CREATE FUNCTION cases_case_place_to_doc() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+    "CREATE OR REPLACE FUNCTION cases_case_place_to_doc() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
     f"UPDATE cases_casesearchdoc SET {_COPY.replace('new.', 'NEW.')} WHERE case_id = NEW.id; "
     "RETURN NULL; END $$",
+    "DROP TRIGGER IF EXISTS cases_case_place_au ON cases_case",
     f"CREATE TRIGGER cases_case_place_au AFTER UPDATE OF {_COLUMNS} ON cases_case FOR EACH ROW "
     "WHEN (OLD.street_id IS DISTINCT FROM NEW.street_id OR OLD.org_unit_id IS DISTINCT FROM NEW.org_unit_id "
     "OR OLD.handler_unit_id IS DISTINCT FROM NEW.handler_unit_id "
     "OR OLD.created_at IS DISTINCT FROM NEW.created_at) EXECUTE FUNCTION cases_case_place_to_doc()",
+    "CREATE OR REPLACE FUNCTION cases_casesearchdoc_place_fill() RETURNS trigger LANGUAGE plpgsql AS $$ "
+    f"BEGIN SELECT {_COLUMNS} INTO NEW.street_id, NEW.org_unit_id, NEW.handler_unit_id, NEW.created_at "
+    "FROM cases_case WHERE id = NEW.case_id; RETURN NEW; END $$",
+    "DROP TRIGGER IF EXISTS cases_casesearchdoc_place_bi ON cases_casesearchdoc",
+    "CREATE TRIGGER cases_casesearchdoc_place_bi BEFORE INSERT ON cases_casesearchdoc FOR EACH ROW "
+    "WHEN (NEW.street_id IS NULL) EXECUTE FUNCTION cases_casesearchdoc_place_fill()",
 ]
 POSTGRES_UNDO = [
+    "DROP TRIGGER IF EXISTS cases_casesearchdoc_place_bi ON cases_casesearchdoc",
+    "DROP FUNCTION IF EXISTS cases_casesearchdoc_place_fill()",
     "DROP TRIGGER IF EXISTS cases_case_place_au ON cases_case",
     "DROP FUNCTION IF EXISTS cases_case_place_to_doc()",
 ]

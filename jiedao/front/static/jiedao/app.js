@@ -36,9 +36,25 @@
     }, true);
   }
 
+  // An element loading itself by htmx with data-failed="…" (the inbox's deferred count) says
+  // so when its request fails, instead of "loading…" for ever; its hx-trigger can retry.
+  function setupFailedLoads() {
+    ["htmx:responseError", "htmx:sendError", "htmx:timeout"].forEach(function (name) {
+      document.addEventListener(name, function (event) {
+        var el = event.detail && event.detail.elt;
+        var message = el && el.getAttribute && el.getAttribute("data-failed");
+        if (!message) return;
+        el.textContent = message;
+        el.classList.add("is-failed");
+        el.removeAttribute("aria-busy");
+      });
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     setupNavToggle();
     markCurrentNav();
     setupConfirm();
+    setupFailedLoads();
   });
 })();
