@@ -81,6 +81,11 @@ def test_inbox_and_case_detail_desktop_and_phone(live_server, world, page, cases
 
     page.goto(f"{live_server.url}/cases/{case.pk}/")
     page.click("details.step-dispatch > summary")
+    # the open form lengthens the side column; the cards on the left stay one gap apart
+    facts = page.locator(".case-facts").bounding_box()
+    timeline = page.locator(".case-timeline").bounding_box()
+    assert timeline["y"] - (facts["y"] + facts["height"]) == pytest.approx(16, abs=1)
+    page.screenshot(path=str(SHOTS / "cases-detail-dispatch-open.png"), full_page=True)
     page.select_option("details.step-dispatch select[name=handler_unit]", label="城管办(科室)")
     page.fill("details.step-dispatch textarea[name=note]", "请城管办三日内清理")
     page.click("details.step-dispatch button[type=submit]")

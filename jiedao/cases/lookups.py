@@ -1,7 +1,8 @@
 """The rows every intake reads and an administrator rarely changes, memoised per process for a
 few seconds (jiedao/core/recent.py): categories by code, units by code and their street, a
 street's communities, a unit's subtree and the street of a set of units (every inbox page
-reads those), and, in open311.py, Open311 keys.
+reads those), the statement of a user's own cases outside the scope, and, in open311.py,
+Open311 keys.
 
 Any save or delete of those models forgets the memos of the process at once; other server
 processes see the change within ``MEMO_SECONDS`` — a revoked key, a deactivated category, a
@@ -28,6 +29,9 @@ _communities: Recent[int, list[OrgUnit]] = Recent(MEMO_SECONDS)
 # Read by ``permissions.subtree`` and ``inbox._one_street`` (every inbox page asks them).
 subtrees: Recent[str, list[tuple[int, str, str]]] = Recent(MEMO_SECONDS)
 streets_of_units: Recent[tuple[int, ...], int | None] = Recent(MEMO_SECONDS)
+# The statement ``permissions.visible_branches`` reads a user's own cases outside the scope with
+# (it names the scope's units).
+outside_scope: Recent[tuple, tuple[str, tuple]] = Recent(MEMO_SECONDS)
 
 
 @receiver([post_save, post_delete], sender=Category)
