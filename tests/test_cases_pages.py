@@ -1102,7 +1102,8 @@ def test_tabs_keep_the_search_and_count_only_what_the_list_shows(client, loop):
     links = [html_lib.unescape(h) for h in re.findall(r'href="([^"]+)"', searched)]
     assert links and all("q=%E5%81%9C%E8%BD%A6" in link for link in links), links
     assert "hx-get" not in searched and "is-pending" not in searched
-    current = r'data-tab="all" class="is-current"[^>]*>[^<]*<span id="current-tab-count" class="tab-count">1</span>'
+    current = (r'data-tab="all" class="is-current"[^>]*>[^<]*'
+               r'<span id="current-tab-count" class="tab-count">1</span>')
     assert re.search(current, searched)
     typed = client.get(url, {"tab": "all", "q": "停车"},
                        headers={"HX-Request": "true", "HX-Target": "case-table"})
