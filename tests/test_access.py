@@ -153,3 +153,21 @@ def test_admin_lists_only_units_in_scope(client, world):
     # and a unit of another street cannot be opened by id
     other = world.units["360103001001"]
     assert client.get(f"/admin/core/orgunit/{other.pk}/change/").status_code in (302, 404)
+
+
+def test_grants_read_by_the_statement_built_once_equal_the_orm_query(world):
+    """``access.grants`` runs a statement built once (``_grants_statement``): for every persona,
+    and with a membership in a deactivated unit left out, it reads what the ORM query reads."""
+    def orm(user):
+        return list(Membership.objects.filter(user=user, unit__is_active=True)
+                    .values_list("role", "unit__path", "unit_id"))
+
+    community = world.units["360103012001"]
+    Membership.objects.create(user=world.users[Role.LEADER], role=Role.STAFF, unit=community)
+    OrgUnit.objects.filter(pk=community.pk).update(is_active=False)
+    checked = 0
+    for user in User.objects.all():
+        assert sorted(access.grants(user)) == sorted(orm(user)), user.username
+        checked += bool(orm(user))
+    assert checked >= 10 and all(path != community.path for _r, path, _i in access.grants(
+        User.objects.get(pk=world.users[Role.LEADER].pk)))
