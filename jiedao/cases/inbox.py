@@ -880,17 +880,18 @@ def _inbox_list(user, tab_key: str, params, now, *, defer_count: bool):
             # walks the list's order once, testing each case of the scope against the matches.
             # On SQLite a word with many matches (``search.dense``, counted once here) is found
             # by walking the list's order, each case of the scope tested on its own document.
-            plain = Case.objects.filter(permissions.any_of(branches) & condition)
+            scope = permissions.any_of(branches) & condition
+            plain = Case.objects.filter(scope)
             # A tab and filters naming only the cases' place, ordered by intake time (a unit's
             # 全部): the matches are found and counted on the search documents' copies of them,
             # no case row read.
             key = ordering[0].lstrip("-")
-            docs = (on_documents(permissions.any_of(branches) & condition, text)
-                    if key in CaseSearchDoc.PLACE_FIELDS else None)
+            docs = on_documents(scope, text) if key in CaseSearchDoc.PLACE_FIELDS else None
+            matched = plain if docs is None else docs  # where the matches are read and counted
             # A search with few matches in the scope: all of them read once, counted, and the
             # page read from them — not looked up again for the page (20-40 ms each time for
             # "兰宫路社区17号" at a million cases).
-            found = few_matches(plain if docs is None else docs, text, key=key)
+            found = few_matches(matched, text, key=key)
             ids = None if found is None else [pk for pk, _value in found]
             if ids is not None and len(ids) <= DENSE_MATCHES:
                 total = min(len(ids), COUNT_CAP)
@@ -909,12 +910,11 @@ def _inbox_list(user, tab_key: str, params, now, *, defer_count: bool):
                 elif defer_count:
                     deferred = True
                 else:
-                    ids = capped_ids(plain if docs is None else docs, text, COUNT_CAP)
+                    ids = capped_ids(matched, text, COUNT_CAP)
                     if ids is not None:
                         total = min(len(ids), COUNT_CAP)
-                counted = listed = [search(plain, text, is_dense=is_dense)]
-                if docs is not None:
-                    counted = [search(docs, text, is_dense=is_dense)]
+                counted = [search(matched, text, is_dense=is_dense)]
+                listed = [search(plain, text, is_dense=is_dense)]
                 if is_dense:
                     walked = _walked_scope(branches).filter(condition) if len(branches) > 1 else plain
                     listed = [search(walked, text, is_dense=True, walk=True)]
