@@ -107,8 +107,10 @@ def load(n: int, with_search: bool, seed: int = 2021) -> None:
                 adapt(created) if dispatched else None, adapt(created) if rng.random() < 0.01 else None,
             ))
             if with_search:
-                text = f"{code} {title} {title},请尽快处理。 {address} 测试 {phone}"
-                docs.append((pk, search.tokens(text), street.pk, place.pk, handler_unit, adapt(created)))
+                case = Case(tracking_code=code, title=title, description=f"{title},请尽快处理。",
+                            address=address, requester_name="测试", requester_phone=phone)
+                tokens = search.document(case)
+                docs.append((pk, tokens, street.pk, place.pk, handler_unit, adapt(created)))
         with transaction.atomic(), connection.cursor() as cur:
             if connection.vendor == "postgresql":  # COPY: ten times the multi-row INSERT's rate
                 raw = cur.cursor

@@ -14,10 +14,12 @@ import re
 
 import pytest
 from django.db.models import Q
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 from openpyxl import load_workbook
 
+from jiedao.accounts import tokens as api_tokens
 from jiedao.accounts.access import has_cap, scope_q
 from jiedao.accounts.roles import Cap, Role
 from jiedao.audit.models import AuditEvent
@@ -61,9 +63,10 @@ class Loop:
         self.demand = Category.objects.filter(kind="demand").first()
 
     def create(self, title="楼道堆放杂物", *, by=None, category=None, unit=None, at=None, **kw) -> Case:
+        kw = {"requester_name": NAME, "requester_phone": PHONE, **kw}
         return services.case_create(Actor(user=by or self.shequ), title=title, channel=Channel.PHONE,
                                     category=category or self.demand, org_unit=unit or self.langong,
-                                    requester_name=NAME, requester_phone=PHONE, at=at, **kw)
+                                    at=at, **kw)
 
     def dispatch(self, case, *, unit=None, handler=None) -> Case:
         services.dispatch(Actor(user=self.shequ), case, version=case.version, handler_unit=unit,
@@ -742,7 +745,7 @@ def test_inbox_pages_agree_with_the_plain_tab_queries(loop, world, monkeypatch):
                     params = QueryDict(mutable=True)
                     params.update({"tab": tab.key, **filters})
                     form = inbox.f.CaseFilterForm(params, user=user)
-                    expected = list(inbox.apply_filters(plain, form.filters(), now)
+                    expected = list(inbox.apply_filters(plain, form.filters(), user, now)
                                     .order_by(*tab.ordering).values_list("pk", flat=True))
                     got, number = [], 1
                     while True:
@@ -1169,25 +1172,73 @@ def test_the_lookup_plan_does_not_change_what_is_found(loop, monkeypatch):
                    {t: (1.0 if len(t) == 1 else 0.0) for t in tokens}):
         monkeypatch.setattr(search, "_token_shares", lambda shares=shares: (shares, 10))
         for text in queries:
-            for walk in (False, True):
-                assert found(search.search(everything, text, walk=walk)) == expected[text], (text, walk)
-            few = search.few_matches(everything, text)
-            assert few is None or set(few) == expected[text], text  # DENSE_MATCHES is far
-            capped = search.capped_ids(everything, text, 1000)
-            assert capped is None or set(capped) == expected[text], text
-            capped = search.capped_ids(everything, text, 1000, few=True)
-            assert capped is None or set(capped) == expected[text], text
-            # the same, asked of the search documents (``on_documents``: no case row read)
-            docs = search.on_documents(Q(), text)
-            if docs is None:
-                assert all(map(search._single, search._query_parts(text))), text
-                continue
-            assert found(search.search(docs, text)) == expected[text], text
-            few = search.few_matches(docs, text, key="created_at")
-            assert few is None or {pk for pk, _at in few} == expected[text], text
-            for few_only in (False, True):
-                capped = search.capped_ids(docs, text, 1000, few=few_only)
-                assert capped is None or set(capped) == expected[text], text
+            for how, got in every_read(text):  # DENSE_MATCHES is far: few_matches reads them all
+                assert got is None or got == expected[text], (text, how)
+
+
+def every_read(text: str, *, personal: bool = False):
+    """(how, the ids found) for every way a search of all the cases is read: listed and walked
+    (``search``), ``few_matches``, ``capped_ids`` (both plans), and the same asked of the search
+    documents (``on_documents``: no case row read). None where that way does not apply."""
+    from jiedao.cases import search
+
+    everything = Case.objects.all()
+    for walk in (False, True):
+        yield f"search walk={walk}", set(search.search(everything, text, walk=walk, personal=personal)
+                                          .values_list("pk", flat=True))
+    few = search.few_matches(everything, text, personal=personal)
+    yield "few_matches", None if few is None else set(few)
+    for few_only in (False, True):
+        capped = search.capped_ids(everything, text, 1000, few=few_only, personal=personal)
+        yield f"capped_ids few={few_only}", None if capped is None else set(capped)
+    docs = search.on_documents(Q(), text)
+    if docs is None:
+        assert all(map(search._single, search._query_parts(text))), text
+        return
+    yield "documents: search", set(search.search(docs, text, personal=personal).values_list("pk", flat=True))
+    few = search.few_matches(docs, text, key="created_at", personal=personal)
+    yield "documents: few_matches", None if few is None else {pk for pk, _at in few}
+    for few_only in (False, True):
+        capped = search.capped_ids(docs, text, 1000, few=few_only, personal=personal)
+        yield f"documents: capped_ids few={few_only}", None if capped is None else set(capped)
+
+
+@pytest.mark.parametrize("dense", [False, True])
+def test_a_requester_is_found_only_by_who_sees_the_requester(client, loop, monkeypatch, dense):
+    """The requester's name and phone are in the search index, after a mark: a search by someone
+    who sees them masked (a 网格员) finds a case only by its own words — whichever way the
+    search is read — or a match would confirm the hidden name; a community worker finds it by
+    them too. The page and the API answer alike."""
+    from jiedao.cases import search
+
+    grid = loop.world.units[GRID1]
+    asked = loop.create("楼道灯不亮", unit=grid)  # requested by 张三丰 (NAME), phone PHONE
+    named = loop.create(f"{NAME}家门口井盖破损", unit=grid, requester_name="李四",
+                        requester_phone="13900139000")
+    assert CaseSearchDoc.objects.get(case=asked).tokens.endswith(f" {search.PERSONAL_MARK} 张三 三丰 {PHONE}")
+    monkeypatch.setattr(search, "DENSE_MATCHES", 0 if dense else 10**9)
+    tokens = {t for doc in CaseSearchDoc.objects.values_list("tokens", flat=True) for t in doc.split()}
+    for shares in ({}, {t: 1.0 for t in tokens}):
+        monkeypatch.setattr(search, "_token_shares", lambda shares=shares: (shares, 10))
+        for text, public, everyone in ((NAME, {named.pk}, {asked.pk, named.pk}),
+                                       ("三丰 灯", set(), {asked.pk}), ("李四", set(), {named.pk}),
+                                       (PHONE, set(), {asked.pk}), ("井盖", {named.pk}, {named.pk})):
+            for personal, expected in ((False, public), (True, everyone)):
+                for how, got in every_read(text, personal=personal):
+                    if how.endswith("few_matches") and dense and got is not None:
+                        assert got <= expected, (text, personal, how)  # read up to the threshold
+                    else:
+                        assert got is None or got == expected, (text, personal, how, got)
+
+    assert not permissions.finds_by_requester(loop.wangge)
+    assert all(map(permissions.finds_by_requester, (loop.shequ, loop.keshi, loop.lingdao)))
+    monkeypatch.undo()
+    for user, shown in ((loop.wangge, False), (loop.shequ, True)):
+        page = inbox(client, user, "all", q="李四")
+        assert (named.tracking_code in page) is shown and asked.tracking_code not in page, user
+        _row, token = api_tokens.issue(Actor.system("test"), user, "test")
+        answer = Client(HTTP_AUTHORIZATION=f"Bearer {token}").get("/api/cases/", {"q": "李四"}).json()
+        assert [item["tracking_code"] for item in answer["items"]] == ([named.tracking_code] if shown else [])
 
 
 @pytest.mark.parametrize("dense", [False, True])

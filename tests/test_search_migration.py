@@ -1,5 +1,6 @@
-"""Migration cases/0009: the search documents' copies of their case's place — filled for the
-documents already stored, kept by triggers, and taken out again when the migration is undone."""
+"""Migrations cases/0009: the search documents' copies of their case's place — filled for the
+documents already stored, kept by triggers, and taken out again when the migration is undone;
+and cases/0010: the requester's words put after a mark in the documents already stored."""
 
 from __future__ import annotations
 
@@ -72,5 +73,33 @@ def test_the_place_copies_are_filled_kept_and_undone(world):
             assert raw("SELECT rowid FROM cases_casesearchdoc_fts WHERE cases_casesearchdoc_fts MATCH %s",
                        ['"井盖"']) == [(late.pk,)]
         Case.objects.filter(pk=late.pk).update(handler_unit=None)  # no trigger left to fail
+    finally:
+        migrate()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_requesters_words_are_marked_and_unmarked(world):
+    from jiedao.cases import search
+
+    unit = world.units["360103012001"]
+    named, nameless = new_case(world, "MIG0000003", unit), new_case(world, "MIG0000004", unit)
+    Case.objects.filter(pk=named.pk).update(requester_name="张三丰", requester_phone="13800138000")
+    old = {named.pk: "mig0000003 楼道 道漏 漏水 张三 三丰 13800138000",
+           nameless.pk: "mig0000004 楼道 道漏 漏水"}
+    try:
+        migrate(("cases", "0009_search_doc_place"))
+        for pk, tokens in old.items():
+            raw("INSERT INTO cases_casesearchdoc (case_id, tokens) VALUES (%s, %s)", [pk, tokens])
+
+        migrate(("cases", "0010_search_doc_personal_mark"))  # as the code writes them now
+        marked = dict(raw("SELECT case_id, tokens FROM cases_casesearchdoc"))
+        assert marked == {pk: search.document(Case.objects.get(pk=pk)) for pk in old}
+        assert marked[named.pk] == "mig0000003 楼道 道漏 漏水 ~ 张三 三丰 13800138000"
+        plain = Case.objects.filter(pk__in=old)  # the index follows: the name is behind the mark
+        assert set(search.search(plain, "张三丰")) == set()
+        assert set(search.search(plain, "张三丰", personal=True)) == {named}
+
+        migrate(("cases", "0009_search_doc_place"))  # undone: the documents as they were
+        assert dict(raw("SELECT case_id, tokens FROM cases_casesearchdoc")) == old
     finally:
         migrate()

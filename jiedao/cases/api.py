@@ -23,7 +23,6 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Q, QuerySet
 from django.http import FileResponse, Http404, HttpRequest
 from django.urls import reverse
 from django.utils import timezone
@@ -40,6 +39,7 @@ from jiedao.core.models import OrgUnit
 
 from . import lookups, permissions, services, workflow
 from .attachments import attach
+from .inbox import text_search
 from .models import (
     Action,
     AttachmentStage,
@@ -445,18 +445,6 @@ def _codes(value: str | None, allowed: list[str], field: str, label: str) -> lis
     return codes
 
 
-def _text_search(queryset: QuerySet[Case], text: str) -> QuerySet[Case]:
-    try:
-        from .search import search
-    except ImportError:  # the full-text index is not built yet: a plain scan
-        q = Q()
-        for word in text.split():
-            q &= (Q(title__icontains=word) | Q(description__icontains=word) | Q(address__icontains=word)
-                  | Q(requester_name__icontains=word) | Q(tracking_code__iexact=word))
-        return queryset.filter(q)
-    return search(queryset, text)
-
-
 # --- read -------------------------------------------------------------------------------------------
 
 @router.get("/", response={200: CasePage, **ERRORS}, summary="工单列表",
@@ -494,7 +482,7 @@ def list_cases(request: HttpRequest, filters: Query[CaseFilter]):
         if permissions.phone_search_refused(request.user, filters.q):
             return Status(400, {"detail": str(permissions.PHONE_SEARCH_REFUSED), "field": "q",
                                 "code": "invalid"})
-        queryset = _text_search(queryset, filters.q.strip())
+        queryset = text_search(queryset, filters.q.strip(), request.user)
     count = queryset.count()
     size = filters.page_size
     pages = max((count + size - 1) // size, 1)

@@ -388,12 +388,14 @@ def _exact_code(qs: QuerySet[Case], text: str) -> QuerySet[Case] | None:
     return None
 
 
-def text_search(qs: QuerySet[Case], text: str) -> QuerySet[Case]:
-    """Chinese full-text search (``search.search``); a tracking code typed whole also matches."""
+def text_search(qs: QuerySet[Case], text: str, user) -> QuerySet[Case]:
+    """Chinese full-text search (``search.search``), by the requester's name and phone too where
+    ``user`` sees them (``permissions.finds_by_requester``); a tracking code typed whole also
+    matches."""
     from .search import search
 
     exact = _exact_code(qs, text)
-    return exact if exact is not None else search(qs, text)
+    return exact if exact is not None else search(qs, text, personal=permissions.finds_by_requester(user))
 
 
 def filter_q(data: dict, now=None) -> Q:
@@ -417,10 +419,10 @@ def filter_q(data: dict, now=None) -> Q:
     return q
 
 
-def apply_filters(qs: QuerySet[Case], data: dict, now=None) -> QuerySet[Case]:
+def apply_filters(qs: QuerySet[Case], data: dict, user, now=None) -> QuerySet[Case]:
     qs = qs.filter(filter_q(data, now))
     if data.get("q"):
-        qs = text_search(qs, data["q"].strip())
+        qs = text_search(qs, data["q"].strip(), user)
     return qs
 
 
@@ -702,7 +704,7 @@ class InboxFilterForm(f.CaseFilterForm):
 def _filtered(request, tab_key: str, now):
     form = f.CaseFilterForm(request.GET or None, user=request.user)
     data = form.filters()
-    qs = apply_filters(tab_queryset(request.user, tab_key, now), data, now)
+    qs = apply_filters(tab_queryset(request.user, tab_key, now), data, request.user, now)
     return form, qs
 
 
@@ -891,7 +893,8 @@ def _inbox_list(user, tab_key: str, params, now, *, defer_count: bool):
             # A search with few matches in the scope: all of them read once, counted, and the
             # page read from them — not looked up again for the page (20-40 ms each time for
             # "兰宫路社区17号" at a million cases).
-            found = few_matches(matched, text, key=key)
+            personal = permissions.finds_by_requester(user)
+            found = few_matches(matched, text, key=key, personal=personal)
             ids = None if found is None else [pk for pk, _value in found]
             if ids is not None and len(ids) <= DENSE_MATCHES:
                 total = min(len(ids), COUNT_CAP)
@@ -910,16 +913,16 @@ def _inbox_list(user, tab_key: str, params, now, *, defer_count: bool):
                 elif defer_count:
                     deferred = True
                 else:
-                    ids = capped_ids(matched, text, COUNT_CAP)
+                    ids = capped_ids(matched, text, COUNT_CAP, personal=personal)
                     if ids is not None:
                         total = min(len(ids), COUNT_CAP)
-                counted = [search(matched, text, is_dense=is_dense)]
-                listed = [search(plain, text, is_dense=is_dense)]
+                counted = [search(matched, text, is_dense=is_dense, personal=personal)]
+                listed = [search(plain, text, is_dense=is_dense, personal=personal)]
                 if is_dense:
                     walked = _walked_scope(branches).filter(condition) if len(branches) > 1 else plain
-                    listed = [search(walked, text, is_dense=True, walk=True)]
+                    listed = [search(walked, text, is_dense=True, walk=True, personal=personal)]
                 elif connection.vendor == "postgresql":
-                    listed = [search(plain, text, walk=True)]
+                    listed = [search(plain, text, walk=True, personal=personal)]
         else:
             counted = listed = []
         parts = [Part(qs) for qs in listed]

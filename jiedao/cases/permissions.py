@@ -216,14 +216,25 @@ def may_create(user, unit) -> bool:
     return any(has_cap(user, cap, unit) for cap in (Cap.BUSINESS_WRITE, Cap.GRID_REPORT, Cap.OWN_REQUESTS))
 
 
+def finds_by_requester(user) -> bool:
+    """May ``user``'s searches match the requesters' names and phones (``search.PERSONAL_MARK``)?
+    Only if every case they read shows them the requester: they may reveal personal data
+    wherever they may read business records. A 网格员, a district viewer, a provider and a
+    resident see requesters masked, and a search that matched a hidden name would confirm it."""
+    reveal = scope_paths(user, Cap.REVEAL_PERSONAL)
+    if not reveal or is_provider_only(user):
+        return False
+    return all(any(path.startswith(r) for r in reveal) for path in scope_paths(user, Cap.BUSINESS_READ))
+
+
 PHONE_LIKE = re.compile(r"\d{7,}")
 
 
 def phone_search_refused(user, text: str) -> bool:
-    """A search for a phone number (seven digits or more in a row) by someone who may see no
-    one's phone number: requesters' phones are masked for them, and a search matching the whole
-    number would confirm the hidden digits one guess at a time."""
-    return bool(PHONE_LIKE.search(text or "")) and not has_cap(user, Cap.REVEAL_PERSONAL)
+    """A search for a phone number (seven digits or more in a row) by someone whose searches do
+    not match requesters' phones (``finds_by_requester``): it could only find the number where a
+    case's own text holds it, so they are told to search otherwise."""
+    return bool(PHONE_LIKE.search(text or "")) and not finds_by_requester(user)
 
 
 PHONE_SEARCH_REFUSED = gettext_lazy(

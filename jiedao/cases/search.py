@@ -14,6 +14,9 @@ A query of one-character parts has no pair; it falls back to a substring scan of
 address. A Chinese character alone beside other words ("水管 漏") is tested as a substring of the
 stored tokens of the cases the other words find: it is in the case's text wherever it stands.
 
+The requester's name and phone are indexed after a mark (``PERSONAL_MARK``): a search by
+someone who sees them masked is tested on the words before it, so it cannot confirm them.
+
 A search with few matches (``few_matches``, estimated from the tokens' shares of the
 documents) is read whole, so only its rarer tokens are looked up (``_lookup_plan``) and the
 rest tested on the stored tokens; a common word is counted and walked lazily instead
@@ -54,9 +57,33 @@ def tokens(text: str) -> str:
     return " ".join(token for run in _runs(text) for token in _pairs(run))
 
 
+# The document is the case's own words (tracking code, title, description, address), then this
+# mark, then its requester's name and phone. The index holds both; a search by someone who may
+# not see requesters (``personal`` False: ``permissions.finds_by_requester``) must find every
+# part before the mark (``_public``), or a match would confirm a masked name or number.
+# Tokens are letters, digits and CJK characters only, so the mark cannot stand in the words;
+# both indexes take it for a space.
+PERSONAL_MARK = "~"
+
+
 def document(case: Case) -> str:
-    return tokens(" ".join([case.tracking_code, case.title, case.description, case.address,
-                            case.requester_name, case.requester_phone]))
+    own = tokens(" ".join([case.tracking_code, case.title, case.description, case.address]))
+    requester = tokens(" ".join([case.requester_name, case.requester_phone]))
+    return f"{own} {PERSONAL_MARK} {requester}".rstrip()
+
+
+def _public(tokens_column: str) -> str:
+    """SQL of the part of the stored tokens before ``PERSONAL_MARK`` (the whole, if none)."""
+    mark = f"' {PERSONAL_MARK}'"
+    if connection.vendor == "postgresql":
+        return f"split_part({tokens_column}, {mark}, 1)"
+    return f"substr({tokens_column}, 1, instr({tokens_column} || {mark}, {mark}) - 1)"
+
+
+def _searched(tokens_column: str, personal: bool) -> str:
+    """SQL of the stored tokens a search may find its parts in: all of them, or the case's own
+    words only (``PERSONAL_MARK``)."""
+    return tokens_column if personal else _public(tokens_column)
 
 
 def document_of(case: Case) -> CaseSearchDoc:
@@ -154,12 +181,19 @@ def _fts_where(parts: list[list[str]]) -> tuple[str, list]:
     return "cases_casesearchdoc_fts MATCH %s", [" AND ".join('"' + " ".join(part) + '"' for part in parts)]
 
 
-def _token_tests(parts: list[list[str]], tokens_column: str) -> tuple[str, list]:
-    """SQLite: the condition that a document's stored tokens hold every part (``_needle``: a
-    phrase of pairs, or a Chinese character anywhere), and its params. (PostgreSQL's ``search``
-    writes the same test with ``strpos`` and the words in the statement.)"""
-    tests = [f"instr(' ' || {tokens_column} || ' ', %s) > 0"] * len(parts)
+def _token_tests(parts: list[list[str]], tokens_column: str, personal: bool) -> tuple[str, list]:
+    """SQLite: the condition that a document's stored tokens (``_searched``) hold every part
+    (``_needle``: a phrase of pairs, or a Chinese character anywhere), and its params.
+    (PostgreSQL's ``search`` writes the same test with ``strpos`` and the words in the
+    statement.)"""
+    tests = [f"instr(' ' || {_searched(tokens_column, personal)} || ' ', %s) > 0"] * len(parts)
     return " AND ".join(tests), [_needle(part) for part in parts]
+
+
+def _tested(parts: list[list[str]], tested: list[list[str]], personal: bool) -> list[list[str]]:
+    """The parts to test on the stored tokens after the index found the cases: ``tested``, or
+    every part when the requester's words may not match (the index holds them too)."""
+    return tested if personal else parts
 
 
 # On SQLite, a query matched by more cases than this is answered by walking the list's own
@@ -225,7 +259,8 @@ def _token_shares() -> tuple[dict[str, float], float]:
             cursor.execute("SELECT tokens FROM cases_casesearchdoc ORDER BY case_id DESC LIMIT %s",
                            [SAMPLE_DOCUMENTS])
             documents = [row[0] for row in cursor.fetchall()]
-            held = Counter(token for document in documents for token in set(document.split()))
+            held = Counter(token for document in documents
+                           for token in set(document.split()) - {PERSONAL_MARK})
             shares = {token: n / len(documents) for token, n in held.items()}
             cursor.execute("SELECT MAX(case_id) FROM cases_casesearchdoc")  # cases are kept
             total = float(cursor.fetchone()[0] or 0)
@@ -256,7 +291,7 @@ def _pg_looked_up(parts: list[list[str]]) -> list[str]:
     return sorted({token for phrase in _lookup_plan(parts)[0] for token in phrase})
 
 
-def _walked_match(queryset: QuerySet[Case], parts: list[list[str]]) -> QuerySet[Case]:
+def _walked_match(queryset: QuerySet[Case], parts: list[list[str]], personal: bool) -> QuerySet[Case]:
     """``queryset``'s cases whose document holds every part as a phrase, tested case by case on
     the stored tokens — the FTS phrase query's answer, as the document is the tokens joined by
     single spaces: a phrase of pairs is the substring " t1 t2 … " of " tokens ". For a word with
@@ -266,9 +301,9 @@ def _walked_match(queryset: QuerySet[Case], parts: list[list[str]]) -> QuerySet[
     table, pk = _table(queryset)
     doc = connection.ops.quote_name(CaseSearchDoc._meta.db_table)
     if queryset.model is CaseSearchDoc:
-        tests, params = _token_tests(parts, f"{table}.tokens")
+        tests, params = _token_tests(parts, f"{table}.tokens", personal)
         return queryset.extra(where=[tests], params=params)
-    tests, params = _token_tests(parts, "d.tokens")
+    tests, params = _token_tests(parts, "d.tokens", personal)
     return queryset.extra(
         where=[f"EXISTS (SELECT 1 FROM {doc} AS d WHERE d.case_id = {table}.{pk} AND {tests})"],
         params=params)
@@ -304,8 +339,9 @@ def on_documents(condition: Q, text: str) -> QuerySet[CaseSearchDoc] | None:
 
 
 def search(queryset: QuerySet[Case], text: str, *, is_dense: bool | None = None,
-           walk: bool = False) -> QuerySet[Case]:
-    """``queryset``'s cases matching ``text``. SQLite, a word with more than ``DENSE_MATCHES``
+           walk: bool = False, personal: bool = False) -> QuerySet[Case]:
+    """``queryset``'s cases matching ``text``; by the requester's name and phone too only when
+    ``personal`` (``PERSONAL_MARK``). SQLite, a word with more than ``DENSE_MATCHES``
     matches: with ``walk`` (a first page walked in the list's order) each case is tested on its
     own (``_walked_match``), otherwise against the list of matches built once. ``is_dense``: the
     caller's answer of ``dense(text)``, saving the count that decides it.
@@ -338,8 +374,10 @@ def search(queryset: QuerySet[Case], text: str, *, is_dense: bool | None = None,
         # whole match, and much cheaper than building a tsvector); the match stays, so the
         # planner can still take the index for a word few cases have. A one-token part the
         # index does not look up is tested too.
-        phrases = [f"strpos(' ' || tokens || ' ', {_literal(_needle(part))}) > 0"
-                   for part in parts if len(part) > 1 or walk or part[0] not in looked_up]
+        tested = _tested(parts, [part for part in parts
+                                 if len(part) > 1 or walk or part[0] not in looked_up], personal)
+        searched = _searched("tokens", personal)
+        phrases = [f"strpos(' ' || {searched} || ' ', {_literal(_needle(part))}) > 0" for part in tested]
         # A word most cases hold, its first page walked: the substring tests alone, so that
         # the planner, which takes the pairs of a phrase for independent, cannot fetch and sort
         # all 71,000 matches of "停车难" (0.6 s) instead of walking a few hundred cases.
@@ -351,7 +389,7 @@ def search(queryset: QuerySet[Case], text: str, *, is_dense: bool | None = None,
     if is_dense is None:
         is_dense = dense(text)
     if is_dense and walk:
-        return _walked_match(queryset, parts)
+        return _walked_match(queryset, parts, personal)
     if is_dense:
         # Every match's id, built once; the unary + keeps SQLite from driving the query by the
         # ids (each row of the index is tested against them).
@@ -362,15 +400,18 @@ def search(queryset: QuerySet[Case], text: str, *, is_dense: bool | None = None,
             where=[f"+{table}.{pk} IN "
                    f"(SELECT rowid FROM cases_casesearchdoc_fts WHERE {where})"],
             params=params)
-        return _walked_match(found, characters) if characters else found
+        tested = _tested(parts, characters, personal)
+        return _walked_match(found, tested, personal) if tested else found
     # Few matches: all of them are read, so only the rarer tokens are looked up.
     looked_up, tested = _lookup_plan(parts)
+    tested = _tested(parts, tested, personal)
     where, params = _fts_where(looked_up)
     found = queryset.filter(pk__in=RawSQL(f"SELECT rowid FROM cases_casesearchdoc_fts WHERE {where}", params))
-    return _walked_match(found, tested) if tested else found
+    return _walked_match(found, tested, personal) if tested else found
 
 
-def few_matches(queryset: QuerySet[Case], text: str, *, key: str | None = None) -> list | None:
+def few_matches(queryset: QuerySet[Case], text: str, *, key: str | None = None,
+                personal: bool = False) -> list | None:
     """The ids of the cases of ``queryset`` matching ``text``, read in one look-up of the index
     by the rarer tokens (``_lookup_plan``), at most ``DENSE_MATCHES`` + 1 of them: all of them
     when there are at most ``DENSE_MATCHES`` (the caller counts them and reads its page from
@@ -394,14 +435,14 @@ def few_matches(queryset: QuerySet[Case], text: str, *, key: str | None = None) 
     if estimate > 2 * DENSE_MATCHES and estimate >= WALK_SHARE * _token_shares()[1]:
         return None
     if connection.vendor == "postgresql":
-        matches = search(queryset, text, is_dense=False).order_by()
+        matches = search(queryset, text, is_dense=False, personal=personal).order_by()
         if key:
             order = RawSQL(_order_value(queryset, key), [])
             matches = matches.annotate(_order=order).values_list("pk", "_order")
         else:
             matches = matches.values_list("pk", flat=True)
         return list(matches[:DENSE_MATCHES + 1])
-    return capped_ids(queryset, text, DENSE_MATCHES + 1, few=True, key=key)
+    return capped_ids(queryset, text, DENSE_MATCHES + 1, few=True, key=key, personal=personal)
 
 
 def _order_value(queryset: QuerySet, key: str) -> str:
@@ -420,7 +461,7 @@ def _order_value(queryset: QuerySet, key: str) -> str:
 
 
 def capped_ids(queryset: QuerySet[Case], text: str, cap: int, *, few: bool = False,
-               key: str | None = None) -> list | None:
+               key: str | None = None, personal: bool = False) -> list | None:
     """At most ``cap`` ids of the cases of ``queryset`` matching ``text`` — for a capped count —
     read on SQLite by walking the matches in the FTS index and looking each case up by id, which
     stops at ``cap`` without building the list of every match. ``few``: all the matches are
@@ -442,14 +483,15 @@ def capped_ids(queryset: QuerySet[Case], text: str, cap: int, *, few: bool = Fal
         return None  # joins or extra tables: not the plain list this is written for
     table, pk = _table(queryset)
     looked_up, tested = _lookup_plan(parts) if few else _indexed(parts)
+    tested = _tested(parts, tested, personal)
     match, match_params = _fts_where(looked_up)
     doc = connection.ops.quote_name(CaseSearchDoc._meta.db_table)
     join, tests, test_params = "", "", []
     if tested and model is CaseSearchDoc:  # the documents themselves: their own tokens
-        tests, test_params = _token_tests(tested, f"{table}.tokens")
+        tests, test_params = _token_tests(tested, f"{table}.tokens", personal)
         tests = f" AND {tests}"
     elif tested:
-        tests, test_params = _token_tests(tested, "d.tokens")
+        tests, test_params = _token_tests(tested, "d.tokens", personal)
         join, tests = f" CROSS JOIN {doc} AS d ON d.case_id = {table}.{pk}", f" AND {tests}"
     select = f"{table}.{pk}"
     if key:

@@ -1,0 +1,70 @@
+"""The search documents put the requester's name and phone after a mark (``search.PERSONAL_MARK``),
+so that a search by someone who sees them masked is tested on the case's own words only.
+
+Forward, each stored document is written again from its case (the tokenizer is copied here as
+it was, so that this migration does not follow later changes of ``search``); the full-text
+indexes follow the new tokens by their triggers. Backward, the mark is taken out, which gives
+the documents as they were (the words, a space, the requester's words).
+"""
+
+import re
+import unicodedata
+
+from django.db import migrations
+
+MARK = "~"
+_CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_RUN = re.compile(rf"[{_CJK}]+|[0-9a-z]+")
+_CHINESE = re.compile(rf"[{_CJK}]")
+BATCH = 5000
+
+
+def _tokens(text: str) -> str:
+    out = []
+    for run in _RUN.findall(unicodedata.normalize("NFKC", text or "").lower()):
+        if _CHINESE.match(run) and len(run) > 1:
+            out += [run[i:i + 2] for i in range(len(run) - 1)]
+        else:
+            out.append(run)
+    return " ".join(out)
+
+
+def _document(code, title, description, address, name, phone) -> str:
+    own = _tokens(" ".join([code, title, description, address]))
+    return f"{own} {MARK} {_tokens(' '.join([name, phone]))}".rstrip()
+
+
+def mark(apps, schema_editor):
+    connection = schema_editor.connection
+    last = 0
+    with connection.cursor() as cursor:
+        while True:
+            cursor.execute(
+                "SELECT d.case_id, d.tokens, c.tracking_code, c.title, c.description, c.address, "
+                "c.requester_name, c.requester_phone FROM cases_casesearchdoc AS d "
+                "JOIN cases_case AS c ON c.id = d.case_id WHERE d.case_id > %s ORDER BY d.case_id LIMIT %s",
+                [last, BATCH])
+            rows = cursor.fetchall()
+            if not rows:
+                return
+            last = rows[-1][0]
+            changed = [(new, pk) for pk, old, *case in rows if (new := _document(*case)) != old]
+            if changed:
+                cursor.executemany("UPDATE cases_casesearchdoc SET tokens = %s WHERE case_id = %s", changed)
+
+
+def unmark(apps, schema_editor):
+    schema_editor.execute(
+        f"UPDATE cases_casesearchdoc SET tokens = replace(tokens, ' {MARK}', '') "
+        f"WHERE tokens LIKE '% {MARK}%'", None)
+
+
+class Migration(migrations.Migration):
+
+    dependencies = [
+        ("cases", "0009_search_doc_place"),
+    ]
+
+    operations = [
+        migrations.RunPython(mark, unmark, elidable=False),
+    ]
