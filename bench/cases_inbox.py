@@ -175,7 +175,11 @@ SEARCHES = [("领导 搜索“漏水”", "lingdao", "all", {"q": "漏水"}),
             ("社区 搜索“停车难”", "shequ", "all", {"q": "停车难"}),
             ("社区 搜索“兰宫路社区17号”", "shequ", "all", {"q": "兰宫路社区17号"}),
             # 5,000 matches in all, too rare (0.5 %) to walk the list to
-            ("社区 搜索“17号”", "shequ", "all", {"q": "17号"})]
+            ("社区 搜索“17号”", "shequ", "all", {"q": "17号"}),
+            # a 网格员 sees requesters masked: every part is tested on the case's own words
+            # (search.PERSONAL_MARK), not only looked up
+            ("网格 搜索“漏水”", "wangge", "all", {"q": "漏水"}),
+            ("网格 搜索“17号”", "wangge", "all", {"q": "17号"})]
 
 
 def main() -> None:

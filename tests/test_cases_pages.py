@@ -1236,6 +1236,9 @@ def test_a_requester_is_found_only_by_who_sees_the_requester(client, loop, monke
     for user, shown in ((loop.wangge, False), (loop.shequ, True)):
         page = inbox(client, user, "all", q="李四")
         assert (named.tracking_code in page) is shown and asked.tracking_code not in page, user
+        hint = "标题、内容、地址、诉求人或查询码" if shown else "标题、内容、地址或查询码"  # the box says so
+        for html_page in (page, inbox(client, user, "all")):  # the empty box's HTML is kept per hint
+            assert f'placeholder="{hint}"' in html_page, user
         _row, token = api_tokens.issue(Actor.system("test"), user, "test")
         answer = Client(HTTP_AUTHORIZATION=f"Bearer {token}").get("/api/cases/", {"q": "李四"}).json()
         assert [item["tracking_code"] for item in answer["items"]] == ([named.tracking_code] if shown else [])

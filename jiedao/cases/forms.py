@@ -91,6 +91,7 @@ class CaseFilterForm(forms.Form):
     def __init__(self, *args, user, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.user = user
+        self.hint_search()
         self.fields["kind"].choices = _blank(_("全部")) + list(CaseKind.choices)
         self.fields["status"].choices = _blank(_("全部")) + list(Status.choices)
         self.fields["channel"].choices = _blank(_("全部")) + list(Channel.choices)
@@ -107,6 +108,12 @@ class CaseFilterForm(forms.Form):
                                         ).order_by("path")
         self.fields["place"].choices = _blank(_("全部")) + [
             (u.pk, ("\u3000" if u.kind == OrgUnitKind.GRID else "") + u.name) for u in places]
+
+    def hint_search(self) -> None:
+        """The search box names what it looks in: not the requester for someone whose searches
+        do not match requesters (``permissions.finds_by_requester``)."""
+        if not permissions.finds_by_requester(self.user):
+            self.fields["q"].widget.attrs["placeholder"] = _("标题、内容、地址或查询码")
 
     def clean(self):
         data = super().clean()

@@ -579,7 +579,7 @@ def filter_widgets(form) -> list[tuple]:
             for field in form if field.name not in ("q", "overdue")]
 
 
-_FIELD_HTML: dict = {}  # (form class, field, part, language, id, bound, empty value) -> its HTML
+_FIELD_HTML: dict = {}  # (form class, field, part, language, id, bound, empty value, hint) -> its HTML
 
 
 def field_html(field, part: str = "widget") -> str:
@@ -590,7 +590,8 @@ def field_html(field, part: str = "widget") -> str:
     value = field.value() if part == "widget" else None
     if value not in (None, "", False) or (part == "widget" and field.errors):
         return str(field) if part == "widget" else field.label_tag()
-    key = (type(field.form), field.name, part, get_language(), field.auto_id, field.form.is_bound, value)
+    key = (type(field.form), field.name, part, get_language(), field.auto_id, field.form.is_bound, value,
+           field.field.widget.attrs.get("placeholder"))
     html = _FIELD_HTML.get(key)
     if html is None:
         if len(_FIELD_HTML) > 256:
@@ -689,6 +690,7 @@ class InboxFilterForm(f.CaseFilterForm):
     def __init__(self, *args, user, **kwargs) -> None:
         forms.Form.__init__(self, *args, **kwargs)  # CaseFilterForm's own __init__ only sets choices
         self.user = user
+        self.hint_search()
         fields = self.fields
         key, fixed = _fixed_choices()
         chosen = {name: (key, choices) for name, choices in fixed.items()}
