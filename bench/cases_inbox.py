@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import random
 import shutil
 import statistics
@@ -40,7 +39,7 @@ import sys
 import time
 from datetime import timedelta
 
-from benchdb import setup_django
+from benchdb import machine, setup_django
 
 TITLES = ["楼道堆放杂物", "水管漏水", "广场舞噪音扰民", "路灯不亮", "井盖破损", "物业服务纠纷",
           "家庭矛盾调解", "消防通道堵塞", "上门家政服务", "课后托管", "违章搭建", "垃圾清运不及时",
@@ -250,8 +249,8 @@ def main() -> None:
                 assert response.status_code == 200, response.status_code
             return run
 
-        print(f"\n{total:,} cases on {connection.vendor} · {platform.processor() or platform.machine()} · "
-              f"{os.cpu_count()} cores · load average {os.getloadavg()[0]:.2f} · "
+        print(f"\n{total:,} cases on {connection.vendor} · {machine()} · "
+              f"load average {os.getloadavg()[0]:.2f} · "
               f"{args.repeat} queries / {args.page_repeat} pages per row\n")
         print("| inbox | query p50 / p95 ms | query CPU ms | page p50 / p95 ms | page CPU ms |")
         print("|---|---:|---:|---:|---:|")

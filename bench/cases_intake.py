@@ -32,7 +32,6 @@ import http.client
 import json
 import multiprocessing as mp
 import os
-import platform
 import resource
 import shutil
 import signal
@@ -45,6 +44,8 @@ import threading
 import time
 from pathlib import Path
 from urllib.parse import urlencode
+
+from benchdb import machine
 
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
@@ -402,7 +403,7 @@ def main() -> None:
 
     print(f"\n{database}, {args.workers} server workers × {args.threads} threads, "
           f"{args.clients} keep-alive clients, {args.seconds:g} s each; "
-          f"{os.cpu_count()} CPUs, Python {platform.python_version()}, {time.strftime('%Y-%m-%d')}\n")
+          f"{machine()}; {time.strftime('%Y-%m-%d')}\n")
     if stats:
         cases, tasks, messages, largest = (int(x) for x in stats.split()[-4:])
         print(f"Intakes were stored in transactions of {messages / max(tasks, 1):.1f} cases on average "

@@ -1244,6 +1244,26 @@ def test_a_requester_is_found_only_by_who_sees_the_requester(client, loop, monke
         assert [item["tracking_code"] for item in answer["items"]] == ([named.tracking_code] if shown else [])
 
 
+def test_a_case_given_by_name_outside_the_unit_scope_is_not_found_by_its_requester(client, loop):
+    """Someone given a case by name in another street sees its requester masked there: their
+    searches do not match requesters at all (``permissions.finds_by_requester``), so the
+    masked name cannot be confirmed — and a phone number is refused, as for a 网格员."""
+    from jiedao.accounts.models import User
+    from jiedao.cases import views
+
+    other = loop.world.other[Role.COMMUNITY_WORKER]  # 社区工作者 of another street
+    assert permissions.finds_by_requester(User.objects.get(pk=other.pk))  # may reveal in their units
+    case = loop.dispatch(loop.create("楼道灯不亮"), handler=other)
+    case = Case.objects.select_related("org_unit", "handler_unit").get(pk=case.pk)
+    other = User.objects.get(pk=other.pk)  # a new request's user
+    assert permissions.visible(other).filter(pk=case.pk).exists() and not views.may_reveal(other, case)
+    assert not permissions.finds_by_requester(other)
+    page = inbox(client, other, "all", q=NAME)
+    assert case.tracking_code not in page and "没有符合条件的工单" in page
+    assert case.tracking_code in inbox(client, other, "all", q="灯不亮")  # its own words still find it
+    assert "查看完整个人信息" in inbox(client, other, "all", q=PHONE)
+
+
 @pytest.mark.parametrize("dense", [False, True])
 def test_a_chinese_character_alone_is_found_wherever_it_stands(loop, monkeypatch, dense):
     """A one-character Chinese part beside other words ("水管 漏") is found in the case's text

@@ -126,23 +126,31 @@ def visible_branches(user) -> list[Q]:
     """
     if user is None or not user.is_authenticated or not user.is_active:
         return []
-    columns = _personal_columns(user)
-    personal = [Q(**{column: user.pk}) for column in columns]
+    personal = [Q(**{column: user.pk}) for column in _personal_columns(user)]
     branches = scope_branches(user, Cap.BUSINESS_READ)
     if not branches:
         return personal
-    # The statement depends only on the user, those columns and the scope's units: built once
-    # and memoised like the units it names (building it was most of this function's time).
-    key = (connection.alias, user.pk, tuple(columns), tuple(sorted(scope_paths(user, Cap.BUSINESS_READ))))
-    sql, params = lookups.outside_scope.get(key, lambda: (
-        Case.objects.filter(any_of(personal)).exclude(any_of(branches)).order_by()
-        .values_list("pk", flat=True)[:EXTRA_CAP + 1]).query.sql_with_params())
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        extra = sorted(row[0] for row in cursor.fetchall())
+    extra = _own_outside_scope(user)
     if len(extra) > EXTRA_CAP:
         return [*branches, *personal]
     return [*branches, Q(pk__in=extra)] if extra else branches
+
+
+def _own_outside_scope(user) -> list[int]:
+    """The ids of ``user``'s own cases (``_personal_columns``) outside their unit scope, up to
+    ``EXTRA_CAP`` + 1, read now. The statement depends only on the user, those columns and the
+    scope's units: built once and memoised like the units it names (building it was most of
+    ``visible_branches``'s time)."""
+    columns = _personal_columns(user)
+    branches = scope_branches(user, Cap.BUSINESS_READ)
+    key = (connection.alias, user.pk, tuple(columns), tuple(sorted(scope_paths(user, Cap.BUSINESS_READ))))
+    sql, params = lookups.outside_scope.get(key, lambda: (
+        Case.objects.filter(any_of([Q(**{column: user.pk}) for column in columns]))
+        .exclude(any_of(branches)).order_by().values_list("pk", flat=True)[:EXTRA_CAP + 1]
+    ).query.sql_with_params())
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return sorted(row[0] for row in cursor.fetchall())
 
 
 def visible_q(user) -> Q:
@@ -216,15 +224,25 @@ def may_create(user, unit) -> bool:
     return any(has_cap(user, cap, unit) for cap in (Cap.BUSINESS_WRITE, Cap.GRID_REPORT, Cap.OWN_REQUESTS))
 
 
+_FINDS_BY_REQUESTER = "_cases_finds_by_requester"
+
+
 def finds_by_requester(user) -> bool:
     """May ``user``'s searches match the requesters' names and phones (``search.PERSONAL_MARK``)?
-    Only if every case they read shows them the requester: they may reveal personal data
-    wherever they may read business records. A 网格员, a district viewer, a provider and a
-    resident see requesters masked, and a search that matched a hidden name would confirm it."""
-    reveal = scope_paths(user, Cap.REVEAL_PERSONAL)
-    if not reveal or is_provider_only(user):
-        return False
-    return all(any(path.startswith(r) for r in reveal) for path in scope_paths(user, Cap.BUSINESS_READ))
+    Only if every case they see shows them the requester: they may reveal personal data
+    wherever they may read business records, and see none of their own cases outside those
+    units (a case given to them by name in another street shows its requester masked). A
+    网格员, a district viewer, a provider and a resident see requesters masked, and a search
+    that matched a hidden name would confirm it. Answered once per user object (a request's)."""
+    answer = getattr(user, _FINDS_BY_REQUESTER, None)
+    if answer is None:
+        reveal = scope_paths(user, Cap.REVEAL_PERSONAL)
+        read = scope_paths(user, Cap.BUSINESS_READ)
+        answer = (bool(reveal) and bool(read) and not is_provider_only(user)
+                  and all(any(path.startswith(r) for r in reveal) for path in read)
+                  and not _own_outside_scope(user))
+        setattr(user, _FINDS_BY_REQUESTER, answer)
+    return answer
 
 
 PHONE_LIKE = re.compile(r"\d{7,}")
