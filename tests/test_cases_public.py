@@ -292,11 +292,14 @@ def test_timeline_in_plain_words_names_units_not_staff(world, resident):
                       handler_unit=world.units[LANGONG])
     services.accept(Actor(user=fuwu), case, version=case.version)
     services.resolve(Actor(user=fuwu), case, version=case.version, outcome="solved",
-                     note="已上门保洁,联系电话 13912345678")
+                     note=f"已上门保洁,联系电话 13912345678、+86 139-1234-5678,{fuwu.full_name}负责;"
+                          "身份证 11010519491231002X,邮箱 zhao@example.com")
     page = resident.get(reverse("public:progress", args=[case.tracking_code])).content.decode()
     assert "已派给“兰宫路社区”办理" in page and "承办方已接单,正在办理" in page
     assert "已办结,办理结果:解决" in page and "已上门保洁" in page
-    assert "139****5678" in page and "13912345678" not in page
+    assert page.count("139****5678") == 2 and "13912345678" not in page and "139-1234" not in page
+    assert fuwu.full_name and fuwu.full_name not in page and f"{fuwu.full_name[0]}*" in page
+    assert "110105********002X" in page and "19491231" not in page and "zhao@" not in page
     assert "内部备注" not in page
     for name in ("陈芳", "shequ", "fuwu", "红管家志愿服务队"):
         assert name not in page
@@ -342,9 +345,11 @@ def test_rating_closes_the_case(world, resident):
 
 def test_unsatisfied_rating_reopens(world, resident):
     case = _resolved(world, resident)
-    _rate(resident, case, satisfied="0", solved="0", rating="2")
+    response = _rate(resident, case, satisfied="0", solved="0", rating="2")
     case.refresh_from_db()
     assert case.status == Status.IN_PROGRESS and case.reopen_count == 1
+    page = resident.get(response.url).content.decode()  # handled again: the old result is gone
+    assert "回访评价:不满意,重新办理" in page and 'class="pub-result"' not in page and "已上门" not in page
 
 
 def test_rating_needs_the_phone_check_and_valid_answers(world, resident):
@@ -359,6 +364,8 @@ def test_rating_needs_the_phone_check_and_valid_answers(world, resident):
     assert bad.status_code == 400
     html = bad.content.decode()
     assert "评分须为 1 到 5 星" in html and "请选择是否满意" in html
+    broken = _rate(resident, case, version=None)  # the hidden field missing: say what to do
+    assert broken.status_code == 400 and "页面已过期,请刷新后再评价" in broken.content.decode()
     stale = _rate(resident, case, version=case.version - 1)
     assert stale.status_code == 409 and "新进展" in stale.content.decode()
     case.refresh_from_db()

@@ -14,7 +14,7 @@ from django.utils import timezone
 from jiedao.accounts.models import Membership, User
 from jiedao.accounts.roles import Role
 from jiedao.audit.models import AuditEvent
-from jiedao.core.masking import mask_id, mask_name, mask_phone
+from jiedao.core.masking import mask_id, mask_name, mask_phone, mask_text
 
 STRONG = "Qiang@Mima2024"
 
@@ -42,6 +42,22 @@ def test_masking_follows_the_standard():
     assert mask_phone("13800138000") == "138****8000"
     assert mask_id("11010519491231002X") == "110105********002X"
     assert mask_id("") == "" and mask_phone(None) == ""
+
+
+@pytest.mark.parametrize("written, shown", [
+    ("回电 13598765432。", "回电 135****5432。"),
+    ("+8613598765432", "135****5432"),
+    ("0086 135 9876 5432", "135****5432"),
+    ("135-9876-5432;", "135****5432;"),
+    ("座机 0791-86661234 或 0791 8666123", "座机 0791-****1234 或 0791-****6123"),
+    ("身份证11010519491231002x号", "身份证110105********002x号"),
+    ("编号 1234567", "编号 ***4567"),
+    ("邮箱 zhao.li@example.com.cn", "邮箱 z***@example.com.cn"),
+    ("李敏已上门,李敏明天回访", "李*已上门,李*明天回访"),
+    ("2021年5月3日 12 户 17号 3栋 100元", "2021年5月3日 12 户 17号 3栋 100元"),  # not personal
+])
+def test_free_text_is_masked_as_the_fields_are(written, shown):
+    assert mask_text(written, names=["李敏", "王"]) == shown
 
 
 # --- layout and login -----------------------------------------------------------------------

@@ -43,13 +43,15 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _l
 from django.views.decorators.http import require_http_methods, require_POST
 
+from jiedao.accounts.models import User
 from jiedao.audit.trail import Actor, atomic, client_ip
 from jiedao.core.identifiers import normalize_mobile, validate_mobile
-from jiedao.core.masking import mask_name, mask_phone
+from jiedao.core.masking import mask_name, mask_phone, mask_text
 from jiedao.core.models import OrgUnit, OrgUnitKind
 
 from . import attachments, services
 from .models import (
+    FINISHED_STATUSES,
     Action,
     AttachmentStage,
     Case,
@@ -70,7 +72,6 @@ SESSION_AGAIN = "public_again"  # the done page tells that the form had been sen
 MAX_VERIFIED = 10
 CODE_RE = re.compile(r"^[0-9A-Z]{6,16}$")
 RESEND_MINUTES = 30  # the same words sent again within this time are one sending (``_resent``)
-PHONE_IN_TEXT = re.compile(r"(?<!\d)(1[3-9]\d)(\d{4})(\d{4})(?!\d)")
 
 
 def _actor(request: HttpRequest) -> Actor:
@@ -412,10 +413,6 @@ STATUS_WORDS = {
 }
 
 
-def _mask_text(text: str) -> str:
-    return PHONE_IN_TEXT.sub(lambda m: f"{m.group(1)}****{m.group(3)}", text or "")
-
-
 def _yes_no(value, yes: str, no: str) -> str:
     return yes if value else no
 
@@ -486,6 +483,8 @@ class ReviewForm(forms.Form):
         self.fields["solved"].error_messages["required"] = _("请选择问题是否解决")
         self.fields["rating"].error_messages["required"] = _("请选择 1 到 5 星")
         self.fields["rating"].error_messages["invalid_choice"] = _("评分须为 1 到 5 星")
+        for problem in ("required", "invalid"):  # a hidden field: the page itself is stale or broken
+            self.fields["version"].error_messages[problem] = _("页面已过期,请刷新后再评价")
 
 
 def _case_for_resident(request: HttpRequest, code: str) -> Case | None:
@@ -496,6 +495,14 @@ def _case_for_resident(request: HttpRequest, code: str) -> Case | None:
             .select_related("category", "org_unit", "street", "merged_into")
             .prefetch_related(Prefetch("events", queryset=CaseEvent.objects.order_by("at", "id")))
             .first())
+
+
+def _staff_names(case: Case, events: list[CaseEvent]) -> list[str]:
+    """The names of the people who acted on ``case`` or hold it: a note written for the resident
+    may name them, and the resident page names units only."""
+    ids = {event.actor_id for event in events} | {case.handler_id, case.owner_id}
+    return list(User.objects.filter(pk__in=ids - {None}).exclude(full_name="")
+                .values_list("full_name", flat=True))
 
 
 def _progress_page(request: HttpRequest, case: Case, review_form: ReviewForm | None = None,
@@ -509,7 +516,9 @@ def _progress_page(request: HttpRequest, case: Case, review_form: ReviewForm | N
         "timeline": public_timeline(case, events),
         "requester_name": mask_name(case.requester_name),
         "requester_phone": mask_phone(case.requester_phone),
-        "outcome_note": _mask_text(case.outcome_note),
+        # the result of the latest handling only: a case sent back (不满意, 重办) is being handled again
+        "show_result": case.status in FINISHED_STATUSES and bool(case.outcome),
+        "outcome_note": mask_text(case.outcome_note, _staff_names(case, events)),
         "review_form": review_form if case.status == Status.RESOLVED else None,
         "error": error,
         "just_rated": request.GET.get("rated") == "1",

@@ -8,6 +8,9 @@ permission-gated and audited action. These helpers never raise: an odd value is 
 so a bad row cannot leak the original through an exception page.
 """
 
+import re
+from collections.abc import Iterable
+
 MASK = "*"
 
 
@@ -48,3 +51,30 @@ def mask_birth_date(value) -> str:
         return ""
     year = text[:4]
     return f"{year}-**-**" if len(text) >= 10 and year.isdigit() else MASK * len(text)
+
+
+# Personal data written into free text (a staff member's note shown to a resident): a mobile
+# number with or without +86 and separators, a landline with its area code, an ID number, any
+# other run of seven digits or more, an e-mail address.
+_MOBILE = re.compile(r"(?<![\d+])(?:(?:\+|00)?86[\s-]?)?(1[3-9]\d)[\s-]?(\d{4})[\s-]?(\d{4})(?!\d)")
+_LANDLINE = re.compile(r"(?<!\d)(0\d{2,3})[\s-](\d{3,4})[\s-]?(\d{4})(?!\d)")
+_ID = re.compile(r"(?<!\d)(\d{6})\d{8}(\d{3}[\dXx])(?![\dXx])")
+_DIGITS = re.compile(r"(?<!\d)\d{3,}(\d{4})(?!\d)")
+_EMAIL = re.compile(r"([\w.+-])[\w.+-]*@([\w-]+(?:\.[\w-]+)+)")
+
+
+def mask_text(text: str | None, names: Iterable[str] = ()) -> str:
+    """``text`` with the phone numbers, ID numbers, other runs of seven digits or more and
+    e-mail addresses in it masked as the fields are (138****8000, 0791-****1234,
+    110105********002X, z***@example.com), and each of ``names`` (people the text may name)
+    masked as a name: 李敏 → 李*."""
+    text = text or ""
+    text = _ID.sub(lambda m: m.group(1) + MASK * 8 + m.group(2), text)
+    text = _MOBILE.sub(lambda m: f"{m.group(1)}{MASK * 4}{m.group(3)}", text)
+    text = _LANDLINE.sub(lambda m: f"{m.group(1)}-{MASK * 4}{m.group(3)}", text)
+    text = _DIGITS.sub(lambda m: MASK * (len(m.group(0)) - 4) + m.group(1) if len(m.group(0)) >= 7
+                       else m.group(0), text)
+    text = _EMAIL.sub(lambda m: f"{m.group(1)}{MASK * 3}@{m.group(2)}", text)
+    for name in sorted({n.strip() for n in names if len((n or "").strip()) >= 2}, key=len, reverse=True):
+        text = text.replace(name, mask_name(name))
+    return text
