@@ -363,6 +363,21 @@ def test_masking_and_audited_reveal(world, apis):
     assert AuditEvent.objects.filter(event_type="cases.reveal").count() == 1
 
 
+def test_the_handling_department_may_reveal_as_on_its_page(world, apis, client):
+    """A 科室干部 may reveal the requester of a case handed to the department, through the API
+    as on the case page (``permissions.may_reveal``: where the case is placed or handled)."""
+    case = new_case(world)
+    department = world.units["360103012/城管办"]
+    apis[Role.COMMUNITY_WORKER].step(case.pk, "dispatch", version=1, handler_unit=department.pk)
+    keshi = apis[Role.STAFF]
+    revealed = keshi.get(f"{case.pk}", reveal=1)
+    assert revealed.status_code == 200, revealed.content.decode()
+    assert revealed.json()["requester_phone"] == "13800138000"
+    assert AuditEvent.objects.get(event_type="cases.reveal").actor == keshi.user
+    client.force_login(keshi.user)
+    assert "显示完整信息" in client.get(f"/cases/{case.pk}/").content.decode()
+
+
 def test_grid_worker_cannot_reveal(world, apis):
     case = new_case(world, org_unit=world.units["360103012001001"])
     response = apis[Role.GRID_WORKER].get(f"{case.pk}", reveal=1)

@@ -1249,14 +1249,13 @@ def test_a_case_given_by_name_outside_the_unit_scope_is_not_found_by_its_request
     searches do not match requesters at all (``permissions.finds_by_requester``), so the
     masked name cannot be confirmed — and a phone number is refused, as for a 网格员."""
     from jiedao.accounts.models import User
-    from jiedao.cases import views
 
     other = loop.world.other[Role.COMMUNITY_WORKER]  # 社区工作者 of another street
     assert permissions.finds_by_requester(User.objects.get(pk=other.pk))  # may reveal in their units
     case = loop.dispatch(loop.create("楼道灯不亮"), handler=other)
     case = Case.objects.select_related("org_unit", "handler_unit").get(pk=case.pk)
     other = User.objects.get(pk=other.pk)  # a new request's user
-    assert permissions.visible(other).filter(pk=case.pk).exists() and not views.may_reveal(other, case)
+    assert permissions.visible(other).filter(pk=case.pk).exists() and not permissions.may_reveal(other, case)
     assert not permissions.finds_by_requester(other)
     page = inbox(client, other, "all", q=NAME)
     assert case.tracking_code not in page and "没有符合条件的工单" in page

@@ -497,8 +497,7 @@ def list_cases(request: HttpRequest, filters: Query[CaseFilter]):
 def get_case(request: HttpRequest, case_id: int, reveal: bool = False):
     case = _fetch(request, case_id)
     if reveal:
-        if permissions.is_provider_only(request.user) or not has_cap(
-                request.user, Cap.REVEAL_PERSONAL, case.org_unit):
+        if not permissions.may_reveal(request.user, case):
             return Status(403, {"detail": _("您无权查看完整个人信息"), "field": "reveal",
                                 "code": "forbidden"})
         record(by=Actor.of(request), event_type="cases.reveal", target=case, org_unit=case.org_unit,

@@ -196,6 +196,16 @@ def is_provider_only(user) -> bool:
     return has_cap(user, Cap.FULFIL_ORDERS) and not has_cap(user, Cap.BUSINESS_READ)
 
 
+def may_reveal(user, case: Case) -> bool:
+    """May ``user`` see ``case``'s requester unmasked (an audited action, on the page and through
+    the API alike)? With 查看完整个人信息 where the case is placed or where it is handled; never
+    a provider, who sees its orders masked."""
+    if is_provider_only(user):
+        return False
+    return (has_cap(user, Cap.REVEAL_PERSONAL, case.org_unit)
+            or (case.handler_unit is not None and has_cap(user, Cap.REVEAL_PERSONAL, case.handler_unit)))
+
+
 def may(user, action: str, case: Case) -> bool:
     """May ``user`` take ``action`` on ``case`` (state aside)?"""
     if user is None:

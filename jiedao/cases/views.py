@@ -353,11 +353,6 @@ def event_details(event) -> list[str]:
     return lines
 
 
-def may_reveal(user, case: Case) -> bool:
-    return (has_cap(user, Cap.REVEAL_PERSONAL, case.org_unit)
-            or (case.handler_unit is not None and has_cap(user, Cap.REVEAL_PERSONAL, case.handler_unit)))
-
-
 def _detail_context(request, case: Case, *, bound: dict | None = None, open_step: str = "",
                     conflict: str = "", error: str = "") -> dict:
     user = request.user
@@ -382,7 +377,7 @@ def _detail_context(request, case: Case, *, bound: dict | None = None, open_step
         "case": case, "timeline": timeline, "steps": steps, "open_step": open_step,
         "conflict": conflict, "error": error, "pending_extension": pending,
         "requester": mask_name(case.requester_name), "phone": mask_phone(case.requester_phone),
-        "can_reveal": not provider and may_reveal(user, case),
+        "can_reveal": permissions.may_reveal(user, case),
         "before": [a for a in attachments if a.stage == AttachmentStage.BEFORE],
         "after": [a for a in attachments if a.stage == AttachmentStage.AFTER],
         "other": [a for a in attachments if a.stage == AttachmentStage.OTHER],
@@ -499,7 +494,7 @@ def case_reveal(request, pk: int):
     """Show the requester's full name and phone, once, with an audit event."""
     user = request.user
     case = get_case(user, pk)
-    if permissions.is_provider_only(user) or not may_reveal(user, case):
+    if not permissions.may_reveal(user, case):
         raise Http404
     with atomic():
         record(by=Actor.of(request), event_type="cases.reveal", target=case, org_unit=case.org_unit,
