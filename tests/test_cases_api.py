@@ -156,6 +156,12 @@ def test_resident_create_is_their_own_request(world, apis):
     ({"latitude": "95", "longitude": "115.8"}, 400, "latitude", "95"),
     ({"latitude": "28.6"}, 400, "longitude", "同时给出"),  # half a place
     ({"org_unit_code": "360103001001"}, 403, "org_unit", "南浦社区"),  # another street's community
+    # too long: refused with the field's name, never cut short in silence
+    ({"title": "楼" * 121}, 400, "title", "120"),
+    ({"address": "楼" * 201}, 400, "address", "200"),
+    ({"requester_name": "李" * 51}, 400, "requester_name", "50"),
+    ({"description": "楼" * 5001}, 400, "description", "5000"),
+    ({"note": "楼" * 2001}, 400, "note", "2000"),
 ])
 def test_create_bad_input_names_the_field(world, apis, changes, status, field, words):
     response = apis[Role.COMMUNITY_WORKER].post("", {**CREATE, **changes})
@@ -163,6 +169,25 @@ def test_create_bad_input_names_the_field(world, apis, changes, status, field, w
     body = response.json()
     assert body["field"] == field and words in body["detail"]
     assert not Case.objects.exists()
+
+
+def test_a_step_with_too_long_a_note_names_the_field_and_changes_nothing(world, apis):
+    case = new_case(world)
+    shequ = apis[Role.COMMUNITY_WORKER]
+    for action, data, field in (("dispatch", {"version": 1, "note": "楼" * 2001,
+                                              "handler_unit": world.units["360103012/城管办"].pk}, "note"),
+                                ("notes", {"note": "楼" * 2001}, "note"),
+                                ("supervise", {"version": 1, "note": "督" * 201}, "note")):
+        api = apis[Role.LEADER] if action == "supervise" else shequ
+        body = api.step(case.pk, action, status=400, **data)
+        assert body["field"] == field and "不能超过" in body["detail"], (action, body)
+    case.refresh_from_db()
+    assert case.version == 1 and case.events.count() == 1  # the intake alone
+    shequ.step(case.pk, "dispatch", version=1, handler_unit=world.units["360103012/城管办"].pk)
+    keshi = apis[Role.STAFF]
+    keshi.step(case.pk, "accept", version=2)
+    body = keshi.step(case.pk, "return", status=400, version=3, reason="理" * 2001)
+    assert body["field"] == "reason" and "2000" in body["detail"]
 
 
 def test_create_schema_errors_are_422_with_the_field(world, apis):

@@ -361,6 +361,11 @@ BAD_POSTS = [
                         "attribute[mediation]": "maybe"}, 400, "attribute[mediation]"),
     ("unknown jurisdiction", {"jurisdiction_id": "360103999"}, 404, "jurisdiction_id"),
     ("another street", {"jurisdiction_id": "360103001"}, 403, "朝农街道"),
+    # too long: refused with the parameter's name, never cut short in silence
+    ("address too long", {"address_string": "兰宫路社区" + "很长的地址" * 40}, 400, "address_string"),
+    ("description too long", {"description": "楼道" * 2001}, 400, "description"),
+    ("last_name too long", {"last_name": "张" * 26}, 400, "last_name"),
+    ("media_url not a web address", {"media_url": "javascript:alert(1)"}, 400, "media_url"),
 ]
 
 

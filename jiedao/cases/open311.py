@@ -41,6 +41,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.core.exceptions import BadRequest, SuspiciousOperation, ValidationError
+from django.core.validators import URLValidator
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
@@ -535,8 +536,10 @@ def _community(street: OrgUnit, address: str) -> OrgUnit | None:
     return None
 
 
+MEDIA_URL_MAX = 300
 SERVICE_FIELD = {"requester_phone": "phone", "requester_name": "first_name/last_name",
                  "latitude": "lat", "longitude": "long", "title": "description",
+                 "address": "address_string",
                  "category": "service_code", "org_unit": "jurisdiction_id"}
 
 
@@ -573,7 +576,14 @@ def _create_request(request: HttpRequest, fmt: str) -> HttpResponse:
         extra.append(_("【地址编号】%(a)s") % {"a": address_id[:60]})
     media_url = _param(request, "media_url")
     if media_url:
-        extra.append(_("【图片】%(u)s") % {"u": media_url[:300]})
+        try:
+            if len(media_url) > MEDIA_URL_MAX:
+                raise ValidationError("too long")
+            URLValidator(schemes=["http", "https"])(media_url)
+        except ValidationError:
+            raise Open311Error(400, _("media_url 须为 http 或 https 网址,不超过 %(n)s 字")
+                               % {"n": MEDIA_URL_MAX}) from None
+        extra.append(_("【图片】%(u)s") % {"u": media_url})
     full_text = "\n".join([description, *extra]).strip()
     by = Actor(user=None, ip=client_ip(request), label=actor_label(client))
     try:

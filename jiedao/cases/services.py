@@ -133,6 +133,17 @@ def case_create(by: Actor, **fields: Any) -> Case:
 
 
 MICRO_DEGREE = Decimal("0.000001")
+# The longest texts taken (the staff forms' limits): a longer one is refused with the field's
+# name, never cut short in silence.
+DESCRIPTION_MAX = 5000
+NOTE_MAX = 2000
+
+
+def _within(value: str, limit: int, field: str, label: str) -> str:
+    if len(value) > limit:
+        raise CaseError(_("%(l)s不能超过 %(n)s 字(现有 %(m)s 字)")
+                        % {"l": label, "n": limit, "m": len(value)}, field)
+    return value
 
 
 def check_intake(
@@ -170,9 +181,16 @@ def check_intake(
     if kind and kind != category.kind:
         raise CaseError(_("分类“%(c)s”不属于“%(k)s”") % {"c": category.name, "k": CaseKind(kind).label},
                         "category")
-    title = (title or "").strip()
+    title = _within((title or "").strip(), Case._meta.get_field("title").max_length, "title", _("标题"))
     if not title:
         raise CaseError(_("请填写工单标题"), "title")
+    description = _within((description or "").strip(), DESCRIPTION_MAX, "description", _("内容"))
+    address = _within((address or "").strip(), Case._meta.get_field("address").max_length, "address",
+                      _("地址"))
+    requester_name = _within((requester_name or "").strip(),
+                             Case._meta.get_field("requester_name").max_length, "requester_name",
+                             _("诉求人姓名"))
+    note = _within(note or "", NOTE_MAX, "note", _("说明"))
     if channel not in CHANNELS:
         raise CaseError(_("未知的来源渠道“%(c)s”") % {"c": channel}, "channel")
     if priority not in PRIORITIES:
@@ -195,10 +213,10 @@ def check_intake(
         now, category.deadline_value, category.deadline_unit)
     case = Case(
         tracking_code=new_tracking_code(), kind=category.kind, category=category, channel=channel,
-        title=title[:120], description=(description or "").strip(), priority=priority,
-        street=street, org_unit=unit, address=(address or "").strip()[:200],
+        title=title, description=description, priority=priority,
+        street=street, org_unit=unit, address=address,
         latitude=latitude, longitude=longitude,
-        requester_name=(requester_name or "").strip()[:50], requester_phone=phone,
+        requester_name=requester_name, requester_phone=phone,
         requester_user=requester_user, resident=resident, enterprise=enterprise,
         owner=owner, deadline_at=deadline, created_at=now, updated_at=now,
     )
@@ -300,9 +318,12 @@ def _step(
     at: dt.datetime | None = None,
     to_status: str | None = None,
     check_permission: bool = True,
+    note_field: str = "note",
 ) -> CaseEvent:
-    """The one way a case changes. Must run inside ``atomic()``."""
+    """The one way a case changes. Must run inside ``atomic()``. ``note_field``: what the caller
+    calls the note (a 退单's or 重办's reason), named if it is too long."""
     step = workflow.STEPS[action]
+    _within(note or "", NOTE_MAX, note_field, _("理由") if note_field == "reason" else _("说明"))
     if version is not None and version != case.version:
         raise CaseConflict(_("工单 %(c)s 已被他人更新(您看到的是第 %(a)s 版,现在是第 %(b)s 版),请刷新后重试")
                            % {"c": case.tracking_code, "a": version, "b": case.version})
@@ -420,7 +441,7 @@ def return_case(by: Actor, case: Case, *, version: int | None, reason: str,
     if not (reason or "").strip():
         raise CaseError(_("退单必须写明理由"), "reason")
     with atomic():
-        return _step(by, case, version, Action.RETURN, note=reason, at=at,
+        return _step(by, case, version, Action.RETURN, note=reason, note_field="reason", at=at,
                      fields={"handler": None, "handler_unit": None, "accept_due_at": None})
 
 
@@ -465,6 +486,7 @@ def request_extension(by: Actor, case: Case, *, version: int | None, new_deadlin
     now = at or timezone.now()
     if not (reason or "").strip():
         raise CaseError(_("申请延期必须写明理由"), "reason")
+    _within(reason.strip(), Extension._meta.get_field("reason").max_length, "reason", _("延期理由"))
     if now > case.deadline_at:
         raise CaseError(_("已超过办理期限,不能再申请延期"), "new_deadline")
     if timezone.is_naive(new_deadline):
@@ -476,7 +498,7 @@ def request_extension(by: Actor, case: Case, *, version: int | None, new_deadlin
     if case.extensions.filter(status=ExtensionStatus.PENDING).exists():
         raise CaseError(_("已有一项待审批的延期申请"), "new_deadline")
     with atomic():
-        _step(by, case, version, Action.EXTEND_REQUEST, note=reason, at=now,
+        _step(by, case, version, Action.EXTEND_REQUEST, note=reason, note_field="reason", at=now,
               data={"new_deadline": new_deadline.isoformat()})
         return Extension.objects.create(case=case, requested_by=_actor_label(by), requested_at=now,
                                         reason=reason.strip(), old_deadline=case.deadline_at,
@@ -541,7 +563,7 @@ def reopen(by: Actor, case: Case, *, version: int | None, reason: str,
     if not (reason or "").strip():
         raise CaseError(_("重办必须写明理由"), "reason")
     with atomic():
-        return _step(by, case, version, Action.REOPEN, note=reason, at=at,
+        return _step(by, case, version, Action.REOPEN, note=reason, note_field="reason", at=at,
                      fields={"reopen_count": case.reopen_count + 1, "closed_at": None})
 
 
@@ -569,10 +591,11 @@ def supervise(by: Actor, case: Case, *, version: int | None, note: str,
     """督办: a leader marks the case; it shows on the supervision and handler lists."""
     if not (note or "").strip():
         raise CaseError(_("请写明督办要求"), "note")
+    note = _within(note.strip(), Case._meta.get_field("supervision_note").max_length, "note", _("督办要求"))
     now = at or timezone.now()
     with atomic():
         return _step(by, case, version, Action.SUPERVISE, note=note, at=now,
-                     fields={"supervised_at": now, "supervision_note": note.strip()[:200]})
+                     fields={"supervised_at": now, "supervision_note": note})
 
 
 def assign_owner(by: Actor, case: Case, *, version: int | None, owner: User,
