@@ -5,7 +5,9 @@ Callers authenticate with a personal token (``Authorization: Bearer jd_…``, is
 checked). Either way the request acts as that user, with the same scopes as the pages.
 """
 
-from django.http import Http404, HttpRequest
+from django.http import Http404, HttpRequest, JsonResponse
+from django.urls import Resolver404, resolve
+from django.views.decorators.csrf import csrf_exempt
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.security import HttpBearer, SessionAuth
@@ -94,6 +96,22 @@ def http_error(request: HttpRequest, exc: HttpError):
         return api.create_response(request, {"detail": f"请求体不是有效的 JSON:{exc.__cause__}",
                                              "field": "", "code": "invalid"}, status=400)
     return api.create_response(request, {"detail": str(exc)}, status=exc.status_code)
+
+
+@csrf_exempt
+def no_such_endpoint(request: HttpRequest, rest: str = "") -> JsonResponse:
+    """Any other address under /api/: the API's 404 in its own format, not the HTML page. An
+    address that exists with or without a trailing slash says so — a POST to ``/api/cases``
+    would otherwise be redirected to ``/api/cases/`` and lose its body."""
+    path = request.path_info
+    other = path[:-1] if path.endswith("/") else path + "/"
+    try:
+        exists = resolve(other).func is not no_such_endpoint
+    except Resolver404:
+        exists = False
+    detail = f"没有这个接口:{path}" + (f";请用 {other}" if exists else ";接口列表见 /api/docs")
+    return JsonResponse({"detail": detail, "field": "", "code": "not_found"}, status=404,
+                        json_dumps_params={"ensure_ascii": False})
 
 
 for _app in ("cases", "ledgers", "records", "checker"):

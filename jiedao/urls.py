@@ -1,12 +1,13 @@
-from django.urls import include, path
+from django.urls import include, path, re_path
 
-from jiedao.api import api
+from jiedao.api import api, no_such_endpoint
 from jiedao.front.admin_site import admin_site
 
 urlpatterns = [
     # First: the machine endpoints take the most requests, and every pattern tried before a
     # match costs each of them (the prefixes do not overlap, so order changes nothing else).
     path("api/", api.urls),
+    re_path(r"^api/(?P<rest>.*)$", no_such_endpoint),  # not the HTML 404, nor a redirect losing a POST
     path("open311/v2/", include("jiedao.cases.open311_urls")),
     path("", include("jiedao.front.urls")),
     path("accounts/", include("jiedao.accounts.urls")),

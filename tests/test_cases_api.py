@@ -448,9 +448,27 @@ def test_list_filters_and_paging(world, apis):
     bad = shequ.get("", status="open")
     assert bad.status_code == 400 and bad.json()["field"] == "status"
     assert shequ.get("", category="nope").json()["field"] == "category"
-    assert shequ.get("", page_size=1000).status_code == 422
-    assert shequ.get("", page=2**63).status_code == 422  # an offset beyond any database's integers
+    for params, field in (({"page_size": 1000}, "page_size"), ({"page_size": 0}, "page_size"),
+                          ({"page": 0}, "page"), ({"page": 2**63}, "page")):  # 2**63: beyond any offset
+        refused = shequ.get("", **params)
+        assert refused.status_code == 400 and refused.json()["field"] == field, params  # as the pool
+        assert shequ.get("pool", **params).json()["field"] == field
+    assert shequ.get("", page="two").status_code == 422  # not a number at all: the schema says so
     assert shequ.get("", page=100_000).json()["items"] == []
+
+
+def test_an_address_the_api_does_not_have_answers_in_its_format(world, apis):
+    """Not the HTML 404 page, and not a redirect to the address with a slash, which clients
+    follow as a GET: a POST to /api/cases would be lost without a word."""
+    shequ = apis[Role.COMMUNITY_WORKER]
+    response = shequ.client.post("/api/cases", json.dumps(CREATE), content_type="application/json")
+    assert response.status_code == 404 and response.json() == {
+        "detail": "没有这个接口:/api/cases;请用 /api/cases/", "field": "", "code": "not_found"}
+    assert not Case.objects.exists()
+    for path, hint in (("/api/nothing", "/api/docs"), ("/api/cases/abc", "/api/docs"),
+                       ("/api/cases/76/", "请用 /api/cases/76")):
+        body = shequ.client.get(path).json()
+        assert body["code"] == "not_found" and hint in body["detail"], path
 
 
 def test_errors_outside_the_steps_are_in_chinese_with_a_code(world, apis):

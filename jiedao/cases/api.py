@@ -195,9 +195,10 @@ class CaseFilter(Schema):
     supervised: bool | None = Field(None, description="只看督办中的")
     mine: bool | None = Field(None, description="只看由我承办的")
     unit: int | None = Field(None, description="只看该单位(含下级)的工单:单位编号")
-    q: str | None = Field(None, description="全文检索:标题、内容、地址、诉求人、查询码")
-    page: int = Field(1, ge=1, le=MAX_PAGE, description="页码")
-    page_size: int = Field(20, ge=1, le=MAX_PAGE_SIZE, description="每页条数(最多 100)")
+    q: str | None = Field(None, description="全文检索:标题、内容、地址、查询码;诉求人姓名和电话仅对能看到"
+                                            "每位诉求人完整信息的用户")
+    page: int = Field(1, description="页码(1–100000)")
+    page_size: int = Field(20, description="每页条数(1–100)")
 
 
 class CaseCreateIn(Schema):
@@ -450,6 +451,8 @@ def _codes(value: str | None, allowed: list[str], field: str, label: str) -> lis
 @router.get("/", response={200: CasePage, **ERRORS}, summary="工单列表",
             description="您权限范围内的工单,按受理时间倒序;个人信息脱敏。")
 def list_cases(request: HttpRequest, filters: Query[CaseFilter]):
+    if (refused := _page_refused(filters.page, filters.page_size)) is not None:
+        return refused
     user = request.user
     queryset = permissions.visible(user).select_related(
         "category", "street", "org_unit", "handler_unit", "handler", "owner")
@@ -586,13 +589,20 @@ def accept(request: HttpRequest, case_id: int, payload: NoteIn):
                 lambda by, case: services.accept(by, case, version=payload.version, note=payload.note))
 
 
-@router.get("/pool", response={200: CasePage, **ERRORS}, summary="可认领的服务点单(服务方)",
-            description="服务方所在社区/街道里尚未派出的服务点单,可用 claim 认领;个人信息脱敏。")
-def pool(request: HttpRequest, page: int = 1, page_size: int = 20):
+def _page_refused(page: int, page_size: int) -> Status | None:
+    """The lists' page and page size out of bounds: 400 naming the parameter."""
     for field, value, high in (("page", page, MAX_PAGE), ("page_size", page_size, MAX_PAGE_SIZE)):
         if not 1 <= value <= high:
             return Status(400, {"detail": _("%(f)s 须在 1 到 %(h)s 之间") % {"f": field, "h": high},
                                 "field": field, "code": "invalid"})
+    return None
+
+
+@router.get("/pool", response={200: CasePage, **ERRORS}, summary="可认领的服务点单(服务方)",
+            description="服务方所在社区/街道里尚未派出的服务点单,可用 claim 认领;个人信息脱敏。")
+def pool(request: HttpRequest, page: int = 1, page_size: int = 20):
+    if (refused := _page_refused(page, page_size)) is not None:
+        return refused
     queryset = Case.objects.filter(permissions.claimable_q(request.user)).select_related(
         "category", "street", "org_unit", "handler_unit", "handler", "owner")
     count = queryset.count()
