@@ -195,6 +195,31 @@ def test_who_may_take_which_step(world):
     assert case.status == Status.IN_PROGRESS and case.supervised_at is not None
 
 
+def test_nobody_approves_their_own_extension_or_reviews_their_own_work(world):
+    """A 网格员 may dispatch in his grid and handle there: he still may not grant himself more
+    time, nor do the 回访 of what he resolved (it counts in his unit's 满意率) — the community
+    worker above him may; and the page offers him neither step."""
+    from jiedao.cases import permissions
+
+    wangge, shequ = Actor(user=world.users[Role.GRID_WORKER]), Actor(user=world.users[Role.COMMUNITY_WORKER])
+    case = services.case_create(wangge, title="楼道堆放杂物", channel=Channel.PATROL,
+                                category=Category.objects.get(code="event-cityscape"), grid=world.units[GRID])
+    services.dispatch(wangge, case, version=case.version, handler=wangge.user, handler_unit=world.units[GRID])
+    services.accept(wangge, case, version=case.version)
+    services.request_extension(wangge, case, version=case.version, reason="雨天无法清运",
+                               new_deadline=case.deadline_at + dt.timedelta(days=2))
+    assert not permissions.may(wangge.user, "extend_approve", case)
+    with pytest.raises(services.NotAllowed):
+        services.decide_extension(wangge, case, version=case.version, approve=True)
+    services.decide_extension(shequ, case, version=case.version, approve=True)
+    services.resolve(wangge, case, version=case.version, outcome="solved", note="已清运")
+    assert not permissions.may(wangge.user, "review", case)
+    with pytest.raises(services.NotAllowed):
+        services.review(wangge, case, version=case.version, satisfied=True, solved=True, rating=5)
+    services.review(shequ, case, version=case.version, satisfied=True, solved=True, rating=5)
+    assert case.status == Status.CLOSED and case.rating == 5
+
+
 def test_a_grid_worker_reports_only_in_reach(world):
     wangge = Actor(user=world.users[Role.GRID_WORKER])
     cat = Category.objects.get(code="event-cityscape")

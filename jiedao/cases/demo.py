@@ -28,6 +28,7 @@ from jiedao.audit.trail import Actor
 from . import messaging, services
 from .deadlines import deadline_for
 from .models import Case, Category, Channel, Priority
+from .public import PUBLIC_ACTOR_LABEL
 
 STREET = "360103012"
 LANGONG, SHILI, TAIJIANG = "360103012001", "360103012002", "360103012003"
@@ -89,7 +90,7 @@ SPECS: list[Spec] = [
          "lingdao", "胡建华", "13907910002", "泰江来小区 3 栋楼顶",
          "顶楼住户锁闭楼顶通道,其他住户无法上楼顶晾晒,双方多次争吵。",
          steps=_happy("", 24 * 6, "红管家联席会议协调:楼顶通道恢复开放,划分晾晒区域,双方签订公约。",
-                      unit=ZONGZHI, dispatcher="lingdao", reviewer="lingdao")),
+                      unit=ZONGZHI, dispatcher="lingdao", reviewer="resident")),
     Spec("灌婴路小区新增休闲椅", "suggestion-roundtable", Channel.ROUNDTABLE, LANGONG, _at(2021, 6, 3, 16),
          "shequ", "李桂英", "13907910003", "灌婴路小区南区",
          "老人们反映小区里没有地方坐,希望在树荫下增加休闲椅。",
@@ -116,7 +117,7 @@ SPECS: list[Spec] = [
                 (3, "accept", "lingdao", {}),
                 (24 * 4, "resolve", "lingdao", {"outcome": "transferred",
                                                 "note": "已转区人社局组织专场招聘会,企业报名参加。"}),
-                (24 * 5, "review", "lingdao", {"satisfied": True, "solved": True, "rating": 4})]),
+                (24 * 5, "review", "resident", {"satisfied": True, "solved": True, "rating": 4})]),
     Spec("企业诉求:厂区门前道路破损", "ent-environment", Channel.VISIT, STREET, _at(2021, 9, 8, 15),
          "lingdao", "南昌某食品有限公司 王总", "13907910006", "玉兰路 66 号",
          "企业门前道路坑洼,货车进出困难。",
@@ -133,7 +134,7 @@ SPECS: list[Spec] = [
                 (1, "dispatch", "lingdao", {"handler_unit": ZONGZHI}),
                 (2, "accept", "lingdao", {}),
                 (24 * 8, "resolve", "lingdao", _solved("组织劳资双方调解,公司分两期结清工资 3.2 万元。")),
-                (24 * 9, "review", "lingdao", {"satisfied": True, "solved": True, "rating": 5})]),
+                (24 * 9, "review", "resident", {"satisfied": True, "solved": True, "rating": 5})]),
     Spec("12345转办:夜间广场舞噪音扰民", "demand-12345", Channel.HOTLINE, SHILI, _at(2021, 10, 19, 21, 10),
          "lingdao", "匿名市民", "13907910008", "十里江山小区广场",
          "12345 热线转办:晚上 10 点后仍有广场舞音响,影响休息。",
@@ -273,8 +274,8 @@ def load(by, units) -> list[str]:
 
 
 def _actor(key: str, users: dict[str, User]) -> Actor:
-    if key == "resident":
-        return Actor(label="resident")
+    if key == "resident":  # on the resident page (居民端): filing, or rating the result
+        return Actor(label=PUBLIC_ACTOR_LABEL)
     return Actor(user=users[key], label=key)
 
 

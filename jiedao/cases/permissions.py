@@ -211,16 +211,22 @@ def may(user, action: str, case: Case) -> bool:
     if user is None:
         return False
     match action:
-        case Action.DISPATCH | Action.REDISPATCH | Action.MERGE | Action.CLOSE | Action.REOPEN \
-                | Action.EXTEND_APPROVE | Action.EXTEND_REJECT:
+        case Action.DISPATCH | Action.REDISPATCH | Action.MERGE | Action.CLOSE | Action.REOPEN:
             return is_dispatcher(user, case)
+        case Action.EXTEND_APPROVE | Action.EXTEND_REJECT:
+            # Not whoever asked for it: a 网格员 may dispatch in his grid and handle there too,
+            # and would otherwise grant himself more time.
+            return is_dispatcher(user, case) and _last_actor(case, Action.EXTEND_REQUEST) != user.pk
         case Action.ACCEPT | Action.RETURN | Action.RESOLVE | Action.EXTEND_REQUEST:
             return is_handler(user, case)
         case Action.CLAIM:
             return (case.kind == CaseKind.SERVICE_ORDER and case.handler_id is None
                     and has_cap(user, Cap.FULFIL_ORDERS, case.org_unit))
         case Action.REVIEW:
-            return is_dispatcher(user, case) or case.requester_user_id == user.pk
+            # 回访 asks whether the work was done well: never by whoever did it (it counts in
+            # their unit's 满意率 and 解决率), but by the resident who asked for it.
+            return ((is_dispatcher(user, case) and _last_actor(case, Action.RESOLVE) != user.pk)
+                    or case.requester_user_id == user.pk)
         case Action.SUPERVISE | Action.ASSIGN_OWNER:
             return has_cap(user, Cap.SUPERVISE, case.org_unit)
         case Action.NOTE | Action.ATTACH:
@@ -228,6 +234,12 @@ def may(user, action: str, case: Case) -> bool:
                     or has_cap(user, Cap.SUPERVISE, case.org_unit)
                     or (case.requester_user_id == user.pk and case.status != Status.CLOSED))
     return False
+
+
+def _last_actor(case: Case, action: str) -> int | None:
+    """The user who last took ``action`` on ``case`` (None: nobody, or a system actor)."""
+    return (case.events.filter(action=action).order_by("-at", "-id")
+            .values_list("actor_id", flat=True).first())
 
 
 def may_create(user, unit) -> bool:

@@ -17,7 +17,7 @@ class Command(BaseCommand):
     )
 
     def handle(self, *args, **options):
-        by = Actor.system("demo")
+        by = Actor.system("演示数据")
         units = load_organisation(by)
         personas = load_personas(by, units)
         self.stdout.write(self.style.SUCCESS(f"演示组织:{len(units)} 个单位"))
