@@ -529,6 +529,27 @@ def test_provider_sees_only_its_orders_masked(client, loop):
     assert mine.title in page
 
 
+def test_numbers_written_into_a_case_are_masked_for_who_sees_the_requester_masked(client, loop):
+    """The case's text, notes and result may hold a phone or ID number: the provider (and a
+    网格员) see them masked, on the page and through the API, as they see the requester."""
+    case = loop.create("家政上门:擦窗", category=loop.housekeeping,
+                       description="老人独居,女儿电话 139-1234-5678")
+    services.add_note(Actor(user=loop.shequ), case, note="家长许女士电话13907910019,身份证11010519491231002X")
+    case.refresh_from_db()
+    loop.dispatch(case, unit=loop.langong, handler=loop.fuwu)
+    whole = ("139-1234-5678", "13907910019", "11010519491231002X")
+    shown = ("139****5678", "139****0019", "110105********002X")
+    client.force_login(loop.fuwu)
+    page = client.get(reverse("cases:case_detail", args=[case.pk])).content.decode()
+    assert all(w not in page for w in whole) and all(m in page for m in shown), page
+    _row, token = api_tokens.issue(Actor.system("test"), loop.fuwu, "test")
+    answer = Client(HTTP_AUTHORIZATION=f"Bearer {token}").get(f"/api/cases/{case.pk}").content.decode()
+    assert all(w not in answer for w in whole) and "139****0019" in answer
+    client.force_login(loop.shequ)  # may reveal here: the text as written
+    page = client.get(reverse("cases:case_detail", args=[case.pk])).content.decode()
+    assert all(w in page for w in whole)
+
+
 # --- reveal, attachments, export, intake, inbox -----------------------------------------------
 
 def test_reveal_shows_full_data_and_is_audited(client, loop):

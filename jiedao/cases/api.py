@@ -34,7 +34,7 @@ from jiedao.accounts.access import has_cap
 from jiedao.accounts.models import Membership, User
 from jiedao.accounts.roles import Cap
 from jiedao.audit.trail import Actor, record
-from jiedao.core.masking import mask_name, mask_phone
+from jiedao.core.masking import mask_name, mask_phone, mask_text
 from jiedao.core.models import OrgUnit
 
 from . import lookups, permissions, services, workflow
@@ -330,18 +330,21 @@ def _allowed_actions(user, case: Case, extensions) -> list[str]:
 def _detail(request: HttpRequest, case: Case, reveal: bool = False) -> dict[str, Any]:
     out = _summary(case, timezone.now(), reveal)
     extensions = list(case.extensions.all())
+    # The texts staff wrote may hold a phone or ID number: masked for whoever sees the requester
+    # masked (as on the case page).
+    text = (lambda words: words or "") if permissions.may_reveal(request.user, case) else mask_text
     out.update({
-        "description": case.description,
+        "description": text(case.description),
         "latitude": case.latitude,
         "longitude": case.longitude,
         "outcome": case.outcome,
-        "outcome_note": case.outcome_note,
+        "outcome_note": text(case.outcome_note),
         "satisfied": case.satisfied,
         "solved_by_review": case.solved_by_review,
         "rating": case.rating,
         "reopen_count": case.reopen_count,
         "merged_into": case.merged_into.tracking_code if case.merged_into_id else "",
-        "supervision_note": case.supervision_note,
+        "supervision_note": text(case.supervision_note),
         "accept_due_at": _local(case.accept_due_at),
         "dispatched_at": _local(case.dispatched_at),
         "accepted_at": _local(case.accepted_at),
@@ -353,7 +356,7 @@ def _detail(request: HttpRequest, case: Case, reveal: bool = False) -> dict[str,
         "timeline": [
             {"id": e.pk, "action": e.action, "action_label": str(Action(e.action).label), "at": _local(e.at),
              "actor": e.actor_label, "from_status": e.from_status, "to_status": e.to_status,
-             "note": e.note, "data": e.data}
+             "note": text(e.note), "data": e.data}
             for e in case.events.all()
         ],
         "attachments": [
@@ -363,7 +366,7 @@ def _detail(request: HttpRequest, case: Case, reveal: bool = False) -> dict[str,
             for a in case.attachments.all()
         ],
         "extensions": [
-            {"id": x.pk, "status": x.status, "reason": x.reason, "old_deadline": _local(x.old_deadline),
+            {"id": x.pk, "status": x.status, "reason": text(x.reason), "old_deadline": _local(x.old_deadline),
              "new_deadline": _local(x.new_deadline), "requested_by": x.requested_by,
              "requested_at": _local(x.requested_at), "decided_by": x.decided_by,
              "decided_at": _local(x.decided_at)}

@@ -29,7 +29,7 @@ from jiedao.accounts.access import has_cap, scope_q
 from jiedao.accounts.models import User
 from jiedao.accounts.roles import GRANTS, Cap
 from jiedao.audit.trail import Actor, atomic, record
-from jiedao.core.masking import mask_name, mask_phone
+from jiedao.core.masking import mask_name, mask_phone, mask_text
 from jiedao.core.models import OrgUnit, OrgUnitKind
 
 from . import forms as f
@@ -364,7 +364,11 @@ def _detail_context(request, case: Case, *, bound: dict | None = None, open_step
             continue
         form = bound.get(spec.slug) if bound else None
         steps.append({"spec": spec, "form": form or spec.form(case=case, user=user)})
-    timeline = [{"event": e, "details": event_details(e)}
+    # What staff wrote in (the case's text, notes, results) may hold a phone or ID number: masked
+    # for whoever sees the requester masked (a provider, a 网格员), as the requester is.
+    may_reveal = permissions.may_reveal(user, case)
+    text = (lambda words: words or "") if may_reveal else mask_text
+    timeline = [{"event": e, "note": text(e.note), "details": event_details(e)}
                 for e in case.events.select_related("actor").prefetch_related("attachments")]
     attachments = list(case.attachments.all())
     provider = permissions.is_provider_only(user)
@@ -377,7 +381,10 @@ def _detail_context(request, case: Case, *, bound: dict | None = None, open_step
         "case": case, "timeline": timeline, "steps": steps, "open_step": open_step,
         "conflict": conflict, "error": error, "pending_extension": pending,
         "requester": mask_name(case.requester_name), "phone": mask_phone(case.requester_phone),
-        "can_reveal": permissions.may_reveal(user, case),
+        "can_reveal": may_reveal,
+        "description": text(case.description), "outcome_note": text(case.outcome_note),
+        "supervision_note": text(case.supervision_note),
+        "extension_reason": text(pending.reason) if pending else "",
         "before": [a for a in attachments if a.stage == AttachmentStage.BEFORE],
         "after": [a for a in attachments if a.stage == AttachmentStage.AFTER],
         "other": [a for a in attachments if a.stage == AttachmentStage.OTHER],
