@@ -220,6 +220,37 @@ def test_nobody_approves_their_own_extension_or_reviews_their_own_work(world):
     assert case.status == Status.CLOSED and case.rating == 5
 
 
+@pytest.mark.parametrize("send_back", ["reopen", "unsatisfied review"])
+def test_a_case_sent_back_gets_a_new_deadline_and_the_kpi_keeps_the_old(world, send_back):
+    """重办 (or an unsatisfied 回访) after the deadline passed: the case is handled again within
+    a new deadline from the 重办 (the category's 3 working days), not overdue at once with no
+    extension possible; 按期办结率 still judges the first resolution against the old deadline."""
+    from jiedao.cases import kpis
+
+    case = new_case(world, code="demand-general", title="楼道灯不亮", when=at(2021, 10, 11, 9))  # Mon
+    services.dispatch(SYSTEM, case, version=case.version, handler_unit=world.units[COMMUNITY])
+    services.accept(SYSTEM, case, version=case.version, at=at(2021, 10, 11, 10))
+    old = case.deadline_at
+    late = old + dt.timedelta(days=2)
+    services.resolve(SYSTEM, case, version=case.version, outcome=Outcome.SOLVED, note="已修", at=late)
+    again = late + dt.timedelta(hours=1)
+    if send_back == "reopen":
+        services.reopen(SYSTEM, case, version=case.version, reason="灯又坏了", at=again)
+    else:
+        services.review(SYSTEM, case, version=case.version, satisfied=False, solved=False, at=again)
+    case.refresh_from_db()
+    assert case.status == Status.IN_PROGRESS and case.reopen_count == 1
+    assert case.deadline_at == deadline_for(again, case.category.deadline_value, case.category.deadline_unit)
+    assert case.deadline_at > again and not case.is_overdue(again + dt.timedelta(hours=1))
+    event = case.events.get(action=Action.REOPEN if send_back == "reopen" else Action.REVIEW)
+    assert event.data["deadline_before"] == old.isoformat()
+    services.request_extension(SYSTEM, case, version=case.version, reason="等配件",  # possible again
+                               new_deadline=case.deadline_at + dt.timedelta(days=1), at=again)
+    result = kpis.compute(Case.objects.filter(pk=case.pk), at(2021, 10, 1), at(2021, 11, 1),
+                          now=at(2021, 11, 1))
+    assert result.resolved == 1 and result.resolved_on_time == 0  # late the first time, still
+
+
 def test_a_grid_worker_reports_only_in_reach(world):
     wangge = Actor(user=world.users[Role.GRID_WORKER])
     cat = Category.objects.get(code="event-cityscape")

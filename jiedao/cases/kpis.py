@@ -6,7 +6,8 @@ For a set of cases and a period [start, end) — the README has the same definit
   passed or which were accepted, the share accepted (签收/认领) within the category's
   ``accept_hours`` of that first dispatch. A claim from the pool is its own dispatch and accept.
 - 按期办结率 (on time): of the cases first resolved (办结) in the period, the share whose first
-  resolution came no later than the case's deadline (after approved extensions).
+  resolution came no later than the case's deadline then in force (after approved extensions;
+  a 重办 sets a new deadline and keeps the old one in its event's data).
 - 解决率 (solved): of the resolutions in the period (a case's latest one in the period), the
   share with outcome 解决.
 - 满意率 (satisfied): of the reviews (回访) in the period, the share answered "satisfied".
@@ -106,6 +107,9 @@ def _in(at: dt.datetime, start: dt.datetime, end: dt.datetime) -> bool:
 
 def _add_case(result: KpiResult, case: dict, events: list[tuple], start, end, now) -> None:
     first_dispatch = first_accept = first_resolve = None
+    # The deadline the first resolution answered to: a 重办 sets a new one (``services._sent_back``)
+    # and keeps the old in its data.
+    first_deadline = case["deadline_at"]
     last_resolution_in_period = None
     reopened_after_first_resolve = False
     for action, at, data in events:  # in time order
@@ -123,6 +127,8 @@ def _add_case(result: KpiResult, case: dict, events: list[tuple], start, end, no
             result.satisfied += bool(data.get("satisfied"))
         sent_back = action == Action.REOPEN or (action == Action.REVIEW and data.get("satisfied") is False)
         if sent_back and first_resolve is not None:
+            if not reopened_after_first_resolve and data.get("deadline_before"):
+                first_deadline = dt.datetime.fromisoformat(data["deadline_before"])
             reopened_after_first_resolve = True
 
     limit = dt.timedelta(hours=case["category__accept_hours"])
@@ -136,7 +142,7 @@ def _add_case(result: KpiResult, case: dict, events: list[tuple], start, end, no
         result.accept_seconds.append((first_accept - first_dispatch).total_seconds())
     if first_resolve is not None and _in(first_resolve, start, end):
         result.resolved += 1
-        result.resolved_on_time += first_resolve <= case["deadline_at"]
+        result.resolved_on_time += first_resolve <= first_deadline
         result.reopened += reopened_after_first_resolve
         result.resolve_seconds.append((first_resolve - case["created_at"]).total_seconds())
     if last_resolution_in_period is not None:

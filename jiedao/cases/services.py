@@ -208,9 +208,7 @@ def check_intake(
         raise NotAllowed(_("您不能在“%(u)s”登记工单") % {"u": unit.name}, "org_unit")
     phone = _clean_phone(requester_phone)
     now = at or timezone.now()
-    hours = 2 if priority == Priority.URGENT else None
-    deadline = (now + dt.timedelta(hours=hours)) if hours else deadline_for(
-        now, category.deadline_value, category.deadline_unit)
+    deadline = _deadline_from(now, category, priority)
     case = Case(
         tracking_code=new_tracking_code(), kind=category.kind, category=category, channel=channel,
         title=title, description=description, priority=priority,
@@ -221,6 +219,27 @@ def check_intake(
         owner=owner, deadline_at=deadline, created_at=now, updated_at=now,
     )
     return Intake(by, case, note)
+
+
+URGENT_HOURS = 2
+
+
+def _deadline_from(start: dt.datetime, category: Category, priority: str) -> dt.datetime:
+    """The handling deadline of a case taken in (or sent back for 重办) at ``start``: the
+    category's policy in hours or working days, an urgent case's ``URGENT_HOURS``."""
+    if priority == Priority.URGENT:
+        return start + dt.timedelta(hours=URGENT_HOURS)
+    return deadline_for(start, category.deadline_value, category.deadline_unit)
+
+
+def _sent_back(case: Case, now: dt.datetime) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The fields and event data of 重办 (or an unsatisfied 回访): counted, and handled again
+    within a new deadline from now — the old one has usually passed, which would leave the case
+    overdue at once with no extension possible. The old deadline stays in the event's data: the
+    first resolution's 按期办结 is judged against it (``kpis``)."""
+    deadline = _deadline_from(now, case.category, case.priority)
+    return ({"reopen_count": case.reopen_count + 1, "closed_at": None, "deadline_at": deadline},
+            {"deadline_before": case.deadline_at.isoformat(), "deadline": deadline.isoformat()})
 
 
 @dataclass(frozen=True)
@@ -552,9 +571,9 @@ def review(by: Actor, case: Case, *, version: int | None, satisfied: bool, solve
                           to_status=Status.CLOSED)
             _close_merged(by, case, now)
             return event
-        fields["reopen_count"] = case.reopen_count + 1
-        return _step(by, case, version, Action.REVIEW, note=note, fields=fields, data=data, at=now,
-                     to_status=Status.IN_PROGRESS)
+        again, more = _sent_back(case, now)
+        return _step(by, case, version, Action.REVIEW, note=note, fields={**fields, **again},
+                     data={**data, **more}, at=now, to_status=Status.IN_PROGRESS)
 
 
 def reopen(by: Actor, case: Case, *, version: int | None, reason: str,
@@ -562,9 +581,11 @@ def reopen(by: Actor, case: Case, *, version: int | None, reason: str,
     """重办: back to the handler, counted."""
     if not (reason or "").strip():
         raise CaseError(_("重办必须写明理由"), "reason")
+    now = at or timezone.now()
+    fields, data = _sent_back(case, now)
     with atomic():
-        return _step(by, case, version, Action.REOPEN, note=reason, note_field="reason", at=at,
-                     fields={"reopen_count": case.reopen_count + 1, "closed_at": None})
+        return _step(by, case, version, Action.REOPEN, note=reason, note_field="reason", at=now,
+                     fields=fields, data=data)
 
 
 def close(by: Actor, case: Case, *, version: int | None, note: str = "",

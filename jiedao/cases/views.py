@@ -344,6 +344,12 @@ def event_details(event) -> list[str]:
             lines.append(_("延至 %(d)s") % {"d": when.strftime("%Y-%m-%d %H:%M")})
         except (TypeError, ValueError):
             pass
+    if data.get("deadline_before") and data.get("deadline"):
+        try:
+            when = timezone.localtime(dt.datetime.fromisoformat(data["deadline"]))
+            lines.append(_("重新计算办理期限:%(d)s") % {"d": when.strftime("%Y-%m-%d %H:%M")})
+        except (TypeError, ValueError):
+            pass
     if data.get("primary"):
         lines.append(_("主工单 %(c)s") % {"c": data["primary"]})
     if data.get("owner"):
