@@ -141,6 +141,29 @@ def test_a_common_words_count_arrives_after_the_list(live_server, world, page, c
     page.wait_for_function("document.querySelector('#case-total').textContent.includes('共 5 条')")
 
 
+def test_going_back_shows_the_filters_of_the_list_shown(live_server, world, page, cases):
+    """Each filter change pushes the list's address (htmx); Back restores the earlier list and
+    its filters together, not the list with the fields as they were last set."""
+    made, _order = cases
+    Case.objects.filter(pk=made[0].pk).update(deadline_at=made[0].created_at)  # one overdue case
+    page.set_viewport_size(DESKTOP)
+    sign_in(page, live_server.url, "shequ", world.password)
+    page.goto(f"{live_server.url}/cases/?tab=all")
+    rows = "document.querySelectorAll('#case-table tr[data-case]').length"
+    page.wait_for_function(f"{rows} === 6")
+    page.select_option("#id_status", "received")
+    page.wait_for_function(f"{rows} === 5 && location.search.includes('status=received')")
+    page.check("#id_overdue")
+    page.wait_for_function(f"{rows} === 1 && location.search.includes('overdue=on')")
+    page.go_back()
+    page.wait_for_function(f"!location.search.includes('overdue') && {rows} === 5")
+    assert page.input_value("#id_status") == "received" and not page.is_checked("#id_overdue")
+    page.go_back()
+    page.wait_for_function(f"!location.search.includes('status') && {rows} === 6")
+    assert page.input_value("#id_status") == "" and not page.is_checked("#id_overdue")
+    page.screenshot(path=str(SHOTS / "cases-inbox-back.png"), full_page=True)
+
+
 def test_provider_accepts_and_resolves_on_a_phone(live_server, world, page, cases):
     SHOTS.mkdir(exist_ok=True)
     _made, order = cases

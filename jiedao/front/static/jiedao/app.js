@@ -51,10 +51,30 @@
     });
   }
 
+  // A filter form that pushes its query into the address (hx-push-url, the inbox): going Back
+  // restores the list htmx kept, but not what the fields held (a field's value is not in the
+  // snapshot), so they are set again from the address — the filters say what the list shows.
+  function setupHistoryFilters() {
+    document.addEventListener("htmx:historyRestore", function () {
+      var params = new URLSearchParams(window.location.search);
+      document.querySelectorAll("form[hx-push-url]").forEach(function (form) {
+        Array.prototype.forEach.call(form.elements, function (field) {
+          if (!field.name || field.type === "hidden" || field.type === "submit") return;
+          if (field.type === "checkbox" || field.type === "radio") {
+            field.checked = params.getAll(field.name).indexOf(field.value) >= 0;
+          } else {
+            field.value = params.get(field.name) || "";
+          }
+        });
+      });
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     setupNavToggle();
     markCurrentNav();
     setupConfirm();
     setupFailedLoads();
+    setupHistoryFilters();
   });
 })();
