@@ -213,6 +213,12 @@ def test_intake_supervision_and_kpis_pages(live_server, world, page, cases):
     assert page.locator("table.kpis tr.total").count() == 1
     page.screenshot(path=str(SHOTS / "cases-kpis-desktop.png"), full_page=True)
     page.set_viewport_size(PHONE)
+    page.goto(f"{live_server.url}/cases/kpis/")
+    no_sideways_scroll(page, PHONE["width"])
+    # each stacked cell holds its column name, two lines long or not (平均签收用时(小时))
+    label = page.locator("table.kpis tr.total td[data-kpi=avg_accept_hours]")
+    assert label.evaluate("td => td.getBoundingClientRect().height") > 40
+    page.screenshot(path=str(SHOTS / "cases-kpis-phone.png"), full_page=True)
     page.goto(f"{live_server.url}/cases/inbox/")
     no_sideways_scroll(page, PHONE["width"])
     page.screenshot(path=str(SHOTS / "cases-notifications-phone.png"), full_page=True)
