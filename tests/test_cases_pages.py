@@ -646,6 +646,30 @@ def test_intake_with_duplicate_suggestions(client, loop):
     assert other.status_code == 400 and Case.objects.filter(title="路灯不亮").count() == 1
 
 
+def test_a_page_past_the_last_shows_the_last(client, loop):
+    """An old link (?page=999) to a list that is shorter now: its last page, not "999 / 2" and
+    an empty table beside "共 N 条"."""
+    made = [loop.create(f"路灯不亮({i})") for i in range(3)]
+    page = inbox(client, loop.shequ, "all", page="999")
+    assert all(case.tracking_code in page for case in made) and "没有符合条件的工单" not in page
+    assert "999" not in page
+
+
+def test_a_grid_workers_intake_form_starts_from_his_patrol_and_grid(client, loop):
+    """网格巡查 preselected, his one grid chosen; no one registers as Open311 or the API."""
+    from jiedao.cases.forms import IntakeForm
+
+    form = IntakeForm(user=loop.wangge)
+    assert form["channel"].value() == Channel.PATROL
+    assert form["org_unit"].value() == loop.world.units[GRID1].pk
+    assert {Channel.OPEN311, Channel.API}.isdisjoint(v for v, _l in form.fields["channel"].choices)
+    shequ = IntakeForm(user=loop.shequ)
+    assert shequ["channel"].value() == Channel.PHONE and shequ["org_unit"].value() is None  # several
+    client.force_login(loop.wangge)
+    page = client.get(reverse("cases:case_new")).content.decode()
+    assert re.search(r'<option value="grid_patrol" selected>', page) and "Open311" not in page
+
+
 def test_notification_inbox(client, loop):
     loop.dispatch(loop.create("家政上门", category=loop.housekeeping), unit=loop.langong, handler=loop.fuwu)
     note = Notification.objects.get(user=loop.fuwu)

@@ -14,7 +14,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from jiedao.accounts.access import scope_paths
+from jiedao.accounts.access import has_cap, scope_paths
 from jiedao.accounts.models import Membership, User
 from jiedao.accounts.roles import GRANTS, Cap, Role
 from jiedao.core.models import OrgUnit, OrgUnitKind
@@ -143,7 +143,9 @@ class CaseFilterForm(forms.Form):
 
 class IntakeForm(forms.Form):
     category = forms.TypedChoiceField(label=_("分类"), coerce=int, empty_value=None)
-    channel = forms.ChoiceField(label=_("来源"), choices=Channel.choices, initial=Channel.PHONE)
+    # The channels a person registers from; Open311 and the API are how other systems file.
+    channel = forms.ChoiceField(label=_("来源"), initial=Channel.PHONE, choices=[
+        (value, label) for value, label in Channel.choices if value not in (Channel.OPEN311, Channel.API)])
     priority = forms.ChoiceField(label=_("紧急程度"), choices=Priority.choices, initial=Priority.NORMAL)
     org_unit = UnitChoiceField(label=_("所在社区/网格"), queryset=OrgUnit.objects.none())
     title = forms.CharField(label=_("标题"), max_length=120)
@@ -161,8 +163,14 @@ class IntakeForm(forms.Form):
         for cap in (Cap.BUSINESS_WRITE, Cap.GRID_REPORT):
             for path in scope_paths(user, cap):
                 q |= Q(path__startswith=path)
-        self.fields["org_unit"].queryset = OrgUnit.objects.filter(
+        self.fields["org_unit"].queryset = places = OrgUnit.objects.filter(
             q, is_active=True, kind__in=PLACE_KINDS).order_by("path")
+        # A 网格员 reports what he found on patrol, in his grid: say so before he has to.
+        if has_cap(user, Cap.GRID_REPORT):
+            self.fields["channel"].initial = Channel.PATROL
+        only = list(places[:2])
+        if len(only) == 1:
+            self.fields["org_unit"].initial = only[0].pk
 
     def clean_category(self):
         pk = self.cleaned_data.get("category")

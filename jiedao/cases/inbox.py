@@ -437,6 +437,8 @@ class CheapPage:
             self.number = max(1, int(number))
         except (TypeError, ValueError):
             self.number = 1
+        if total is not None and total < COUNT_CAP:  # past the last page (an old link): the last
+            self.number = min(self.number, max((total + size - 1) // size, 1))
         start = (self.number - 1) * size
         rows = fetch(start, start + size + 1) if fetch is not None else list(qs[start:start + size + 1])
         self.object_list = rows[:size]
