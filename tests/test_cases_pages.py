@@ -873,7 +873,10 @@ REFERENCE_ROW = (
     """
           <td data-label="{{ l_status }}">{{ row.status_html }}</td>
           <td data-label="{{ l_deadline }}">"""
-    """<time datetime="{{ case.deadline_at|date:'c' }}">{{ case.deadline_at|date:"m-d H:i" }}</time></td>
+    """<time datetime="{{ case.deadline_at|date:'c' }}">"""
+    '{% if case.deadline_at|date:"Y" == this_year %}{{ case.deadline_at|date:"m-d H:i" }}'
+    '{% else %}{{ case.deadline_at|date:"Y-m-d H:i" }}{% endif %}</time></td>'
+    """
           <td data-label="{{ l_created }}">{{ case.created_at|date:"Y-m-d H:i" }}</td>
         </tr>
       {% endwith %}{% endfor %}""")
@@ -896,7 +899,8 @@ def test_list_rows_are_written_as_the_template_wrote_them(client, loop, world):
              loop.dispatch(loop.create("派给城管办", priority="urgent"), unit=loop.chengguan),
              loop.dispatch(loop.create("派给人", category=grouped or loop.demand), unit=loop.langong,
                            handler=loop.shequ),
-             loop.create("即将到期", at=now - dt.timedelta(days=6, hours=20))]
+             loop.create("即将到期", at=now - dt.timedelta(days=6, hours=20)),
+             loop.create("2021 年的", at=dt.datetime(2021, 5, 6, 9, tzinfo=dt.UTC))]  # its year shown
     services.supervise(Actor(user=loop.lingdao), cases[1], version=cases[1].version, note="快")
     Case.objects.filter(pk=cases[0].pk).update(requester_name="")
     loop.shequ.full_name = ""
@@ -904,7 +908,8 @@ def test_list_rows_are_written_as_the_template_wrote_them(client, loop, world):
     ids = [case.pk for case in cases]
     with translation.override("zh-hans"):
         rows = queries._list_rows(queries._rows_by_ids(ids), loop.lingdao, now)
-        reference = engines["django"].from_string(REFERENCE_ROW).render({"rows": rows})
+        reference = engines["django"].from_string(REFERENCE_ROW).render(
+            {"rows": rows, "this_year": str(timezone.localtime(now).year)})
     assert [row["case"].pk for row in rows] == ids
 
     def norm(html: str) -> str:
@@ -913,6 +918,7 @@ def test_list_rows_are_written_as_the_template_wrote_them(client, loop, world):
     assert norm("".join(row["html"] for row in rows)) == norm(reference)
     assert "&lt;b&gt;楼道&lt;/b&gt; &amp; &quot;杂物&quot;" in reference and "badge-danger" in reference
     assert loop.shequ.username in reference and loop.chengguan.name in reference
+    assert re.search(r'">2021-05-\d\d \d\d:\d\d</time>', reference)  # another year's deadline
     page = inbox(client, loop.lingdao, "all")
     for row in rows:
         assert norm(row["html"]) in norm(page)
