@@ -14,7 +14,7 @@ from django.utils import timezone
 from jiedao.accounts.roles import Role
 from jiedao.audit.models import AuditEvent
 from jiedao.audit.trail import Actor, atomic
-from jiedao.cases import messaging, services
+from jiedao.cases import messaging, notifications, services
 from jiedao.cases.models import Category, Channel, Notification, OutboundMessage, OutboundStatus
 
 IMMEDIATE = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
@@ -78,6 +78,13 @@ def test_inbox_rows_go_to_handler_owner_and_requester_of_their_steps(
     assert _inbox(shequ) == ["resolve"]
     note = Notification.objects.get(user=fuwu, event__action="dispatch")
     assert case.tracking_code in note.text and "派单" in note.text
+    # who took the step and what they wrote (a phone in it masked: the text goes to 企业微信 too)
+    supervised = Notification.objects.get(user=fuwu, event__action="supervise").text
+    assert supervised.endswith(f"督办({lingdao.full_name}:本周内上门)"), supervised
+    event = case.events.get(action="supervise")
+    event.note = "请联系居民 13912345678," + "尽快" * 40
+    text = notifications.text_for(case, event)
+    assert "139****5678" in text and "13912345678" not in text and text.endswith("…)")
 
     # SMS to the requester's mobile on 受理 and 办结 with the tracking code; 企业微信 to staff.
     sms = OutboundMessage.objects.filter(channel=messaging.SMS).order_by("pk")

@@ -21,6 +21,7 @@ from jiedao.accounts.models import Membership, User
 from jiedao.accounts.roles import Role
 from jiedao.core import bulk
 from jiedao.core.identifiers import MOBILE_RE
+from jiedao.core.masking import mask_text
 
 from . import messaging
 from .models import Action, Case, CaseEvent, Notification, OutboundMessage
@@ -37,9 +38,19 @@ SMS_TO_REQUESTER = {Action.CREATE, Action.RESOLVE}
 UNIT_ROLES = (Role.LEADER, Role.STAFF, Role.COMMUNITY_WORKER, Role.GRID_WORKER)
 
 
+NOTE_CHARS = 60  # of the step's note or reason, in the message
+
+
 def text_for(case: Case, event: CaseEvent) -> str:
+    """"工单 …「title」:退单(李敏:不属本科室职责)": the step, who took it and what they wrote —
+    the note masked (``mask_text``): the message also goes to 企业微信."""
+    who = (event.actor.full_name or event.actor.username) if event.actor is not None else ""
+    note = mask_text(" ".join((event.note or "").split()))
+    if len(note) > NOTE_CHARS:
+        note = note[:NOTE_CHARS] + "…"
+    said = ":".join(part for part in (who, note) if part)
     return _("工单 %(c)s「%(t)s」:%(a)s") % {"c": case.tracking_code, "t": case.title[:30],
-                                           "a": Action(event.action).label}
+                                           "a": Action(event.action).label} + (f"({said})" if said else "")
 
 
 def sms_text(case: Case, event: CaseEvent) -> str:
