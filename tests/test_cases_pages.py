@@ -637,6 +637,7 @@ def test_intake_with_duplicate_suggestions(client, loop):
             "requester_phone": "12345"}
     response = client.post(reverse("cases:case_new"), data)
     assert response.status_code == 400 and "不是有效的手机号" in response.content.decode()
+    assert "没有登记,请检查下面标注的项目:联系电话" in response.content.decode()  # said at the top too
     assert not Case.objects.filter(title="路灯不亮").exists()
     response = client.post(reverse("cases:case_new"), {**data, "requester_phone": "13900139000"})
     created = Case.objects.get(title="路灯不亮")

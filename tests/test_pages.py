@@ -39,6 +39,7 @@ def test_masking_follows_the_standard():
     assert mask_name("张三") == "张*"
     assert mask_name("王建国") == "王**"
     assert mask_name("") == ""
+    assert mask_name("匿名市民") == "匿名市民" and mask_name("匿名") == "匿名"  # no name to hide
     assert mask_phone("13800138000") == "138****8000"
     assert mask_id("11010519491231002X") == "110105********002X"
     assert mask_id("") == "" and mask_phone(None) == ""

@@ -543,7 +543,9 @@ def case_new(request):
             else:
                 messages.success(request, _("已受理工单 %(c)s") % {"c": case.tracking_code})
                 return redirect("cases:case_detail", pk=case.pk)
-    return render(request, "cases/case_new.html", {"form": form, "nav_current": "cases"}, status=status)
+    return render(request, "cases/case_new.html", {
+        "form": form, "nav_current": "cases",
+        "error_fields": [str(field.label) for field in form if field.errors]}, status=status)
 
 
 @login_required

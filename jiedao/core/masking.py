@@ -19,6 +19,8 @@ def mask_name(name: str | None) -> str:
     name = (name or "").strip()
     if not name:
         return ""
+    if name.startswith("匿名"):  # no name given (匿名, 匿名市民): nothing to hide, and 匿*** reads oddly
+        return name
     return name[0] + MASK * max(len(name) - 1, 1)
 
 
