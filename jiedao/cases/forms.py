@@ -211,7 +211,7 @@ class PersonChoiceField(forms.ModelChoiceField):
 
     def label_from_instance(self, obj: User) -> str:
         extra = self.labels.get(obj.pk)
-        return f"{obj}·{extra}" if extra else str(obj)
+        return f"{obj} · {extra}" if extra else str(obj)
 
 
 def handler_people(case: Case) -> tuple[list[int], dict[int, str]]:
@@ -228,7 +228,7 @@ def handler_people(case: Case) -> tuple[list[int], dict[int, str]]:
     for m in memberships:
         if m.user_id not in labels:
             ids.append(m.user_id)
-            labels[m.user_id] = f"{m.unit.name}{Role(m.role).label}"
+            labels[m.user_id] = f"{m.unit.name} {Role(m.role).label}"
     return ids, labels
 
 
