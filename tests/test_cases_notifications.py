@@ -79,6 +79,8 @@ def test_inbox_rows_go_to_handler_owner_and_requester_of_their_steps(
     note = Notification.objects.get(user=fuwu, event__action="dispatch")
     assert case.tracking_code in note.text and "派单" in note.text
     # who took the step and what they wrote (a phone in it masked: the text goes to 企业微信 too)
+    told = Notification.objects.get(user=jumin, event__action="resolve").text  # the resident: no staff
+    assert told.endswith("办结") and fuwu.full_name not in told and "已上门打扫" not in told
     supervised = Notification.objects.get(user=fuwu, event__action="supervise").text
     assert supervised.endswith(f"督办({lingdao.full_name}:本周内上门)"), supervised
     event = case.events.get(action="supervise")

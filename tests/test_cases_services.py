@@ -251,6 +251,31 @@ def test_a_case_sent_back_gets_a_new_deadline_and_the_kpi_keeps_the_old(world, s
     assert result.resolved == 1 and result.resolved_on_time == 0  # late the first time, still
 
 
+def test_a_send_back_voids_the_extension_asked_against_the_old_deadline(world):
+    """Approved after the 重办, an extension asked for before it would move the new deadline back
+    (perhaps into the past): the 重办 voids it. The export counts the reopened case by its new
+    deadline, not by the earlier resolution."""
+    from jiedao.cases.export import _overdue
+    from jiedao.cases.models import ExtensionStatus
+
+    case = new_case(world, code="demand-general", title="楼道灯不亮", when=at(2021, 10, 11, 9))
+    services.dispatch(SYSTEM, case, version=case.version, handler_unit=world.units[COMMUNITY])
+    services.accept(SYSTEM, case, version=case.version, at=at(2021, 10, 11, 10))
+    services.request_extension(SYSTEM, case, version=case.version, reason="等配件",
+                               new_deadline=case.deadline_at + dt.timedelta(hours=1), at=at(2021, 10, 12, 9))
+    services.resolve(SYSTEM, case, version=case.version, outcome=Outcome.SOLVED, note="已修",
+                     at=at(2021, 10, 12, 10))
+    services.reopen(SYSTEM, case, version=case.version, reason="灯又坏了", at=at(2021, 10, 20, 9))
+    new = case.deadline_at
+    assert case.extensions.get().status == ExtensionStatus.REJECTED
+    with pytest.raises(services.CaseError):
+        services.decide_extension(SYSTEM, case, version=case.version, approve=True)
+    case.refresh_from_db()
+    assert case.deadline_at == new > at(2021, 10, 20, 9)
+    assert _overdue(case, at(2021, 10, 20, 10)) == "否"
+    assert _overdue(case, new + dt.timedelta(hours=1)) == "是"
+
+
 def test_a_grid_worker_reports_only_in_reach(world):
     wangge = Actor(user=world.users[Role.GRID_WORKER])
     cat = Category.objects.get(code="event-cityscape")

@@ -54,6 +54,7 @@ def test_masking_follows_the_standard():
     ("身份证11010519491231002x号", "身份证110105********002x号"),
     ("编号 1234567", "编号 ***4567"),
     ("邮箱 zhao.li@example.com.cn", "邮箱 z***@example.com.cn"),
+    ("联系人邮箱li@jd.gov.cn,请发邮件至zhangsan@qq.com", "联系人邮箱l***@jd.gov.cn,请发邮件至z***@qq.com"),
     ("李敏已上门,李敏明天回访", "李*已上门,李*明天回访"),
     ("2021年5月3日 12 户 17号 3栋 100元", "2021年5月3日 12 户 17号 3栋 100元"),  # not personal
 ])

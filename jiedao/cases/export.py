@@ -62,7 +62,10 @@ HEADERS = [name for name, _w, _v in COLUMNS]
 
 
 def _overdue(case: Case, now: datetime) -> str:
-    """Overdue: still open past the deadline, or finished after it."""
+    """Overdue: still open past the deadline, or finished after it (a case sent back for 重办
+    is open again: its earlier resolution does not answer)."""
+    if case.is_open:
+        return "是" if case.is_overdue(now) else "否"
     if case.resolved_at is not None:
         return "是" if case.resolved_at > case.deadline_at else "否"
     if case.closed_at is not None:

@@ -109,7 +109,7 @@ def _add_case(result: KpiResult, case: dict, events: list[tuple], start, end, no
     first_dispatch = first_accept = first_resolve = None
     # The deadline the first resolution answered to: a 重办 sets a new one (``services._sent_back``)
     # and keeps the old in its data.
-    first_deadline = case["deadline_at"]
+    first_deadline, moved = case["deadline_at"], False
     last_resolution_in_period = None
     reopened_after_first_resolve = False
     for action, at, data in events:  # in time order
@@ -127,8 +127,8 @@ def _add_case(result: KpiResult, case: dict, events: list[tuple], start, end, no
             result.satisfied += bool(data.get("satisfied"))
         sent_back = action == Action.REOPEN or (action == Action.REVIEW and data.get("satisfied") is False)
         if sent_back and first_resolve is not None:
-            if not reopened_after_first_resolve and data.get("deadline_before"):
-                first_deadline = dt.datetime.fromisoformat(data["deadline_before"])
+            if not moved and data.get("deadline_before"):  # the first that moved the deadline
+                first_deadline, moved = dt.datetime.fromisoformat(data["deadline_before"]), True
             reopened_after_first_resolve = True
 
     limit = dt.timedelta(hours=case["category__accept_hours"])

@@ -41,9 +41,13 @@ UNIT_ROLES = (Role.LEADER, Role.STAFF, Role.COMMUNITY_WORKER, Role.GRID_WORKER)
 NOTE_CHARS = 60  # of the step's note or reason, in the message
 
 
-def text_for(case: Case, event: CaseEvent) -> str:
+def text_for(case: Case, event: CaseEvent, *, staff: bool = True) -> str:
     """"工单 …「title」:退单(李敏:不属本科室职责)": the step, who took it and what they wrote —
-    the note masked (``mask_text``): the message also goes to 企业微信."""
+    the note masked (``mask_text``): the message also goes to 企业微信. For the requester
+    (``staff`` False) the step alone: residents are told of units, not of staff by name."""
+    if not staff:
+        return _("工单 %(c)s「%(t)s」:%(a)s") % {"c": case.tracking_code, "t": case.title[:30],
+                                               "a": Action(event.action).label}
     who = (event.actor.full_name or event.actor.username) if event.actor is not None else ""
     note = mask_text(" ".join((event.note or "").split()))
     if len(note) > NOTE_CHARS:
@@ -122,12 +126,13 @@ def outgoing(steps: list[tuple[Case, CaseEvent]]) -> Outgoing:
         if event.action in TO_DISPATCHER and dispatchers.get(case.pk):
             staff.add(dispatchers[case.pk])
         staff.discard(event.actor_id)
-        users = set(staff)
-        if event.action in TO_REQUESTER and case.requester_user_id:
-            users.add(case.requester_user_id)
-        users.discard(event.actor_id)
+        staff.discard(case.requester_user_id)  # told as the requester below, if at all
         rows.extend(Notification(user_id=user_id, case=case, event=event, text=text, created_at=event.at)
-                    for user_id in sorted(users))
+                    for user_id in sorted(staff))
+        if (event.action in TO_REQUESTER and case.requester_user_id
+                and case.requester_user_id != event.actor_id):
+            rows.append(Notification(user_id=case.requester_user_id, case=case, event=event,
+                                     text=text_for(case, event, staff=False), created_at=event.at))
         if staff:
             wecom.append((case, text, staff))
         if event.action in SMS_TO_REQUESTER and MOBILE_RE.match(case.requester_phone or ""):

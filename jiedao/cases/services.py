@@ -242,6 +242,13 @@ def _sent_back(case: Case, now: dt.datetime) -> tuple[dict[str, Any], dict[str, 
             {"deadline_before": case.deadline_at.isoformat(), "deadline": deadline.isoformat()})
 
 
+def _drop_pending_extension(case: Case, now: dt.datetime) -> None:
+    """A 重办 sets a new deadline: an extension asked for against the old one is void (approved
+    later, it would move the new deadline back)."""
+    case.extensions.filter(status=ExtensionStatus.PENDING).update(
+        status=ExtensionStatus.REJECTED, decided_by=_("重办时作废"), decided_at=now)
+
+
 @dataclass(frozen=True)
 class Intake:
     """A checked, not yet stored case and who registers it."""
@@ -572,8 +579,10 @@ def review(by: Actor, case: Case, *, version: int | None, satisfied: bool, solve
             _close_merged(by, case, now)
             return event
         again, more = _sent_back(case, now)
-        return _step(by, case, version, Action.REVIEW, note=note, fields={**fields, **again},
-                     data={**data, **more}, at=now, to_status=Status.IN_PROGRESS)
+        event = _step(by, case, version, Action.REVIEW, note=note, fields={**fields, **again},
+                      data={**data, **more}, at=now, to_status=Status.IN_PROGRESS)
+        _drop_pending_extension(case, now)
+        return event
 
 
 def reopen(by: Actor, case: Case, *, version: int | None, reason: str,
@@ -584,8 +593,10 @@ def reopen(by: Actor, case: Case, *, version: int | None, reason: str,
     now = at or timezone.now()
     fields, data = _sent_back(case, now)
     with atomic():
-        return _step(by, case, version, Action.REOPEN, note=reason, note_field="reason", at=now,
-                     fields=fields, data=data)
+        event = _step(by, case, version, Action.REOPEN, note=reason, note_field="reason", at=now,
+                      fields=fields, data=data)
+        _drop_pending_extension(case, now)
+        return event
 
 
 def close(by: Actor, case: Case, *, version: int | None, note: str = "",

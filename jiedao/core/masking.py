@@ -62,7 +62,8 @@ _MOBILE = re.compile(r"(?<![\d+])(?:(?:\+|00)?86[\s-]?)?(1[3-9]\d)[\s-]?(\d{4})[
 _LANDLINE = re.compile(r"(?<!\d)(0\d{2,3})[\s-](\d{3,4})[\s-]?(\d{4})(?!\d)")
 _ID = re.compile(r"(?<!\d)(\d{6})\d{8}(\d{3}[\dXx])(?![\dXx])")
 _DIGITS = re.compile(r"(?<!\d)\d{3,}(\d{4})(?!\d)")
-_EMAIL = re.compile(r"([\w.+-])[\w.+-]*@([\w-]+(?:\.[\w-]+)+)")
+# ASCII only: "邮箱li@jd.gov.cn" keeps 邮箱 (\w would take the Chinese before the address too)
+_EMAIL = re.compile(r"([A-Za-z0-9_.+-])[A-Za-z0-9_.+-]*@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)")
 
 
 def mask_text(text: str | None, names: Iterable[str] = ()) -> str:
