@@ -1275,7 +1275,10 @@ def test_a_requester_is_found_only_by_who_sees_the_requester(client, loop, monke
         for text, public, everyone in ((NAME, {named.pk}, {asked.pk, named.pk}),
                                        ("三丰 灯", set(), {asked.pk}), ("李四", set(), {named.pk}),
                                        (PHONE, set(), {asked.pk}), ("井盖", {named.pk}, {named.pk})):
-            for personal, expected in ((False, public), (True, everyone)):
+            # the units where the user sees requesters: the grid holds both cases; its
+            # community is not where they are placed (``finds_by_requester`` gives its subtree)
+            for personal, expected in ((False, public), (True, everyone), ((grid.pk,), everyone),
+                                       ((loop.langong.pk,), public)):
                 for how, got in every_read(text, personal=personal):
                     if how.endswith("few_matches") and dense and got is not None:
                         assert got <= expected, (text, personal, how)  # read up to the threshold
@@ -1298,21 +1301,29 @@ def test_a_requester_is_found_only_by_who_sees_the_requester(client, loop, monke
 
 def test_a_case_given_by_name_outside_the_unit_scope_is_not_found_by_its_requester(client, loop):
     """Someone given a case by name in another street sees its requester masked there: their
-    searches do not match requesters at all (``permissions.finds_by_requester``), so the
-    masked name cannot be confirmed — and a phone number is refused, as for a 网格员."""
+    searches match requesters only in the cases of the units where they may reveal
+    (``permissions.finds_by_requester`` gives those units), so the masked name cannot be
+    confirmed — while the requesters of their own community's cases are still found."""
     from jiedao.accounts.models import User
 
     other = loop.world.other[Role.COMMUNITY_WORKER]  # 社区工作者 of another street
-    assert permissions.finds_by_requester(User.objects.get(pk=other.pk))  # may reveal in their units
+    assert permissions.finds_by_requester(User.objects.get(pk=other.pk)) is True
+    home = other.memberships.get().unit
+    theirs = loop.create("楼道灯不亮", by=other, unit=home, requester_name="王五",
+                         requester_phone="13700137000")
     case = loop.dispatch(loop.create("楼道灯不亮"), handler=other)
     case = Case.objects.select_related("org_unit", "handler_unit").get(pk=case.pk)
     other = User.objects.get(pk=other.pk)  # a new request's user
     assert permissions.visible(other).filter(pk=case.pk).exists() and not permissions.may_reveal(other, case)
-    assert not permissions.finds_by_requester(other)
+    units = permissions.finds_by_requester(other)
+    assert home.pk in units and case.org_unit_id not in units
     page = inbox(client, other, "all", q=NAME)
     assert case.tracking_code not in page and "没有符合条件的工单" in page
     assert case.tracking_code in inbox(client, other, "all", q="灯不亮")  # its own words still find it
-    assert "查看完整个人信息" in inbox(client, other, "all", q=PHONE)
+    assert theirs.tracking_code in inbox(client, other, "all", q="王五")  # at home, by the requester
+    by_phone = inbox(client, other, "all", q=PHONE)  # allowed, and it finds nothing masked
+    assert "查看完整个人信息" not in by_phone and case.tracking_code not in by_phone
+    assert theirs.tracking_code in inbox(client, other, "all", q="13700137000")
 
 
 @pytest.mark.parametrize("dense", [False, True])

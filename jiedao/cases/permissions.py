@@ -249,20 +249,29 @@ def may_create(user, unit) -> bool:
 _FINDS_BY_REQUESTER = "_cases_finds_by_requester"
 
 
-def finds_by_requester(user) -> bool:
-    """May ``user``'s searches match the requesters' names and phones (``search.PERSONAL_MARK``)?
-    Only if every case they see shows them the requester: they may reveal personal data
-    wherever they may read business records, and see none of their own cases outside those
-    units (a case given to them by name in another street shows its requester masked). A
-    网格员, a district viewer, a provider and a resident see requesters masked, and a search
-    that matched a hidden name would confirm it. Answered once per user object (a request's)."""
+def finds_by_requester(user) -> bool | tuple[int, ...]:
+    """Where may ``user``'s searches match the requesters' names and phones
+    (``search.PERSONAL_MARK``)? Only in cases that show them the requester unmasked, or a match
+    would confirm a hidden name or number:
+
+    - True: in every case they see — they may reveal personal data wherever they may read
+      business records, and see none of their own cases outside those units;
+    - the ids of the units where they may reveal: in the cases placed or handled there, the
+      others by their own words only (someone also given a case by name in another street,
+      someone reading more units than they may reveal in);
+    - False: nowhere (a 网格员, a district viewer, a provider, a resident).
+
+    Answered once per user object (a request's)."""
     answer = getattr(user, _FINDS_BY_REQUESTER, None)
     if answer is None:
         reveal = scope_paths(user, Cap.REVEAL_PERSONAL)
         read = scope_paths(user, Cap.BUSINESS_READ)
-        answer = (bool(reveal) and bool(read) and not is_provider_only(user)
-                  and all(any(path.startswith(r) for r in reveal) for path in read)
-                  and not _own_outside_scope(user))
+        if not reveal or not read or is_provider_only(user):
+            answer = False
+        elif all(any(path.startswith(r) for r in reveal) for path in read) and not _own_outside_scope(user):
+            answer = True
+        else:
+            answer = tuple(sorted({pk for path in reveal for pk in subtree_ids(path)}))
         setattr(user, _FINDS_BY_REQUESTER, answer)
     return answer
 
@@ -271,8 +280,8 @@ PHONE_LIKE = re.compile(r"\d{7,}")
 
 
 def phone_search_refused(user, text: str) -> bool:
-    """A search for a phone number (seven digits or more in a row) by someone whose searches do
-    not match requesters' phones (``finds_by_requester``): it could only find the number where a
+    """A search for a phone number (seven digits or more in a row) by someone whose searches
+    match no requester's phone (``finds_by_requester``): it could only find the number where a
     case's own text holds it, so they are told to search otherwise."""
     return bool(PHONE_LIKE.search(text or "")) and not finds_by_requester(user)
 

@@ -59,8 +59,8 @@ def tokens(text: str) -> str:
 
 # The document is the case's own words (tracking code, title, description, address), then this
 # mark, then its requester's name and phone. The index holds both; a search by someone who may
-# not see requesters (``personal`` False: ``permissions.finds_by_requester``) must find every
-# part before the mark (``_public``), or a match would confirm a masked name or number.
+# not see a case's requester (``personal``: ``permissions.finds_by_requester``) must find every
+# part before the mark (``_public``, ``_searched``), or a match would confirm a masked name or number.
 # Tokens are letters, digits and CJK characters only, so the mark cannot stand in the words;
 # both indexes take it for a space.
 PERSONAL_MARK = "~"
@@ -80,10 +80,20 @@ def _public(tokens_column: str) -> str:
     return f"substr({tokens_column}, 1, instr({tokens_column} || {mark}, {mark}) - 1)"
 
 
-def _searched(tokens_column: str, personal: bool) -> str:
-    """SQL of the stored tokens a search may find its parts in: all of them, or the case's own
-    words only (``PERSONAL_MARK``)."""
-    return tokens_column if personal else _public(tokens_column)
+def _searched(tokens_column: str, personal: bool | tuple[int, ...]) -> str:
+    """SQL of the stored tokens a search may find its parts in: all of them (``personal`` True),
+    the case's own words only (False; ``PERSONAL_MARK``), or — ``personal`` the ids of the units
+    where the user sees requesters (``permissions.finds_by_requester``) — all of them in the
+    documents of cases placed or handled there (the document's copies of those columns), the
+    own words elsewhere."""
+    if personal is True:
+        return tokens_column
+    if not personal:
+        return _public(tokens_column)
+    doc = tokens_column[:-len("tokens")]  # the document's table or alias, with its dot
+    units = ", ".join(str(int(pk)) for pk in personal)
+    return (f"(CASE WHEN {doc}org_unit_id IN ({units}) OR {doc}handler_unit_id IN ({units}) "
+            f"THEN {tokens_column} ELSE {_public(tokens_column)} END)")
 
 
 def document_of(case: Case) -> CaseSearchDoc:
@@ -181,7 +191,8 @@ def _fts_where(parts: list[list[str]]) -> tuple[str, list]:
     return "cases_casesearchdoc_fts MATCH %s", [" AND ".join('"' + " ".join(part) + '"' for part in parts)]
 
 
-def _token_tests(parts: list[list[str]], tokens_column: str, personal: bool) -> tuple[str, list]:
+def _token_tests(parts: list[list[str]], tokens_column: str,
+                 personal: bool | tuple[int, ...]) -> tuple[str, list]:
     """SQLite: the condition that a document's stored tokens (``_searched``) hold every part
     (``_needle``: a phrase of pairs, or a Chinese character anywhere), and its params.
     (PostgreSQL's ``search`` writes the same test with ``strpos`` and the words in the
@@ -190,10 +201,11 @@ def _token_tests(parts: list[list[str]], tokens_column: str, personal: bool) -> 
     return " AND ".join(tests), [_needle(part) for part in parts]
 
 
-def _tested(parts: list[list[str]], tested: list[list[str]], personal: bool) -> list[list[str]]:
+def _tested(parts: list[list[str]], tested: list[list[str]],
+            personal: bool | tuple[int, ...]) -> list[list[str]]:
     """The parts to test on the stored tokens after the index found the cases: ``tested``, or
-    every part when the requester's words may not match (the index holds them too)."""
-    return tested if personal else parts
+    every part when the requester's words may not match everywhere (the index holds them too)."""
+    return tested if personal is True else parts
 
 
 # On SQLite, a query matched by more cases than this is answered by walking the list's own
@@ -291,7 +303,8 @@ def _pg_looked_up(parts: list[list[str]]) -> list[str]:
     return sorted({token for phrase in _lookup_plan(parts)[0] for token in phrase})
 
 
-def _walked_match(queryset: QuerySet[Case], parts: list[list[str]], personal: bool) -> QuerySet[Case]:
+def _walked_match(queryset: QuerySet[Case], parts: list[list[str]],
+                  personal: bool | tuple[int, ...]) -> QuerySet[Case]:
     """``queryset``'s cases whose document holds every part as a phrase, tested case by case on
     the stored tokens — the FTS phrase query's answer, as the document is the tokens joined by
     single spaces: a phrase of pairs is the substring " t1 t2 … " of " tokens ". For a word with
@@ -339,7 +352,7 @@ def on_documents(condition: Q, text: str) -> QuerySet[CaseSearchDoc] | None:
 
 
 def search(queryset: QuerySet[Case], text: str, *, is_dense: bool | None = None,
-           walk: bool = False, personal: bool = False) -> QuerySet[Case]:
+           walk: bool = False, personal: bool | tuple[int, ...] = False) -> QuerySet[Case]:
     """``queryset``'s cases matching ``text``; by the requester's name and phone too only when
     ``personal`` (``PERSONAL_MARK``). SQLite, a word with more than ``DENSE_MATCHES``
     matches: with ``walk`` (a first page walked in the list's order) each case is tested on its
@@ -411,7 +424,7 @@ def search(queryset: QuerySet[Case], text: str, *, is_dense: bool | None = None,
 
 
 def few_matches(queryset: QuerySet[Case], text: str, *, key: str | None = None,
-                personal: bool = False) -> list | None:
+                personal: bool | tuple[int, ...] = False) -> list | None:
     """The ids of the cases of ``queryset`` matching ``text``, read in one look-up of the index
     by the rarer tokens (``_lookup_plan``), at most ``DENSE_MATCHES`` + 1 of them: all of them
     when there are at most ``DENSE_MATCHES`` (the caller counts them and reads its page from
@@ -461,7 +474,7 @@ def _order_value(queryset: QuerySet, key: str) -> str:
 
 
 def capped_ids(queryset: QuerySet[Case], text: str, cap: int, *, few: bool = False,
-               key: str | None = None, personal: bool = False) -> list | None:
+               key: str | None = None, personal: bool | tuple[int, ...] = False) -> list | None:
     """At most ``cap`` ids of the cases of ``queryset`` matching ``text`` — for a capped count —
     read on SQLite by walking the matches in the FTS index and looking each case up by id, which
     stops at ``cap`` without building the list of every match. ``few``: all the matches are
