@@ -550,6 +550,17 @@ def test_numbers_written_into_a_case_are_masked_for_who_sees_the_requester_maske
     assert all(w in page for w in whole)
 
 
+def test_the_supervision_list_masks_its_notes_as_the_case_page_does(client, loop):
+    case = loop.create("楼道堆放杂物", unit=loop.world.units[GRID1])
+    services.supervise(Actor(user=loop.lingdao), case, version=case.version,
+                       note="联系楼长13912345678,三日内清理")
+    for user, masked in ((loop.wangge, True), (loop.lingdao, False)):  # 网格员 sees requesters masked
+        client.force_login(user)
+        page = client.get(reverse("cases:supervision")).content.decode()
+        assert case.tracking_code in page and ("139****5678" in page) is masked, user
+        assert ("13912345678" in page) is not masked, user
+
+
 # --- reveal, attachments, export, intake, inbox -----------------------------------------------
 
 def test_reveal_shows_full_data_and_is_audited(client, loop):

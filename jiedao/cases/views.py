@@ -593,7 +593,10 @@ def supervision(request):
                          .order_by("deadline_at")[:20])
             owners.append({"person": person, **row, "cases": cases})
     def rows(cases):  # each case's own badges (the page's "overdue" is a list, not a flag)
-        return [{"case": c, "overdue": c.is_overdue(now), "due_soon": c.is_due_soon(now)} for c in cases]
+        return [{"case": c, "overdue": c.is_overdue(now), "due_soon": c.is_due_soon(now),
+                 # the 督办要求 as the case page shows it: masked for whoever sees the requester masked
+                 "note": (c.supervision_note if permissions.may_reveal(user, c)
+                          else mask_text(c.supervision_note))} for c in cases]
 
     context = {
         "supervised": rows(supervised), "overdue": rows(overdue), "owners": owners, "now": now,
