@@ -34,7 +34,7 @@ from jiedao.accounts.access import has_cap
 from jiedao.accounts.models import Membership, User
 from jiedao.accounts.roles import Cap
 from jiedao.audit.trail import Actor, record
-from jiedao.core.masking import mask_name, mask_phone, mask_text
+from jiedao.core.masking import mask_name, mask_phone
 from jiedao.core.models import OrgUnit
 
 from . import lookups, permissions, services, workflow
@@ -195,8 +195,8 @@ class CaseFilter(Schema):
     supervised: bool | None = Field(None, description="只看督办中的")
     mine: bool | None = Field(None, description="只看由我承办的")
     unit: int | None = Field(None, description="只看该单位(含下级)的工单:单位编号")
-    q: str | None = Field(None, description="全文检索:标题、内容、地址、查询码;诉求人姓名和电话仅对能看到"
-                                            "每位诉求人完整信息的用户")
+    q: str | None = Field(None, description="全文检索:标题、内容、地址、查询码;诉求人姓名和电话只在"
+                                            "您能查看其完整信息的工单里查找")
     page: int = Field(1, description="页码(1–100000)")
     page_size: int = Field(20, description="每页条数(1–100)")
 
@@ -330,9 +330,7 @@ def _allowed_actions(user, case: Case, extensions) -> list[str]:
 def _detail(request: HttpRequest, case: Case, reveal: bool = False) -> dict[str, Any]:
     out = _summary(case, timezone.now(), reveal)
     extensions = list(case.extensions.all())
-    # The texts staff wrote may hold a phone or ID number: masked for whoever sees the requester
-    # masked (as on the case page).
-    text = (lambda words: words or "") if permissions.may_reveal(request.user, case) else mask_text
+    text = permissions.written_text(request.user, case)
     out.update({
         "description": text(case.description),
         "latitude": case.latitude,

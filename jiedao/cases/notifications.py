@@ -45,16 +45,16 @@ def text_for(case: Case, event: CaseEvent, *, staff: bool = True) -> str:
     """"工单 …「title」:退单(李敏:不属本科室职责)": the step, who took it and what they wrote —
     the note masked (``mask_text``): the message also goes to 企业微信. For the requester
     (``staff`` False) the step alone: residents are told of units, not of staff by name."""
+    step = _("工单 %(c)s「%(t)s」:%(a)s") % {"c": case.tracking_code, "t": case.title[:30],
+                                           "a": Action(event.action).label}
     if not staff:
-        return _("工单 %(c)s「%(t)s」:%(a)s") % {"c": case.tracking_code, "t": case.title[:30],
-                                               "a": Action(event.action).label}
+        return step
     who = (event.actor.full_name or event.actor.username) if event.actor is not None else ""
     note = mask_text(" ".join((event.note or "").split()))
     if len(note) > NOTE_CHARS:
         note = note[:NOTE_CHARS] + "…"
     said = ":".join(part for part in (who, note) if part)
-    return _("工单 %(c)s「%(t)s」:%(a)s") % {"c": case.tracking_code, "t": case.title[:30],
-                                           "a": Action(event.action).label} + (f"({said})" if said else "")
+    return step + (f"({said})" if said else "")
 
 
 def sms_text(case: Case, event: CaseEvent) -> str:

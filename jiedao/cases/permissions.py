@@ -17,6 +17,7 @@ callers: their checks happen before they reach the services.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from django.db import connection
 from django.db.models import Q, QuerySet
@@ -25,6 +26,7 @@ from django.utils.translation import gettext_lazy
 
 from jiedao.accounts.access import grants, has_cap, scope_paths, scope_q
 from jiedao.accounts.roles import Cap
+from jiedao.core.masking import mask_text
 from jiedao.core.models import OrgUnit, OrgUnitKind
 
 from . import lookups
@@ -204,6 +206,13 @@ def may_reveal(user, case: Case) -> bool:
         return False
     return (has_cap(user, Cap.REVEAL_PERSONAL, case.org_unit)
             or (case.handler_unit is not None and has_cap(user, Cap.REVEAL_PERSONAL, case.handler_unit)))
+
+
+def written_text(user, case: Case) -> Callable[[str | None], str]:
+    """How what staff wrote into ``case`` (its text, notes, result, 督办要求, extension reason)
+    is shown to ``user``: as written where they may see the requester (``may_reveal``), else
+    with its phone and ID numbers masked (``masking.mask_text``), as the requester is."""
+    return (lambda words: words or "") if may_reveal(user, case) else mask_text
 
 
 def may(user, action: str, case: Case) -> bool:

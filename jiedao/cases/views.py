@@ -29,7 +29,7 @@ from jiedao.accounts.access import has_cap, scope_q
 from jiedao.accounts.models import User
 from jiedao.accounts.roles import GRANTS, Cap
 from jiedao.audit.trail import Actor, atomic, record
-from jiedao.core.masking import mask_name, mask_phone, mask_text
+from jiedao.core.masking import mask_name, mask_phone
 from jiedao.core.models import OrgUnit, OrgUnitKind
 
 from . import forms as f
@@ -338,18 +338,12 @@ def event_details(event) -> list[str]:
         lines.append(_("已解决") if data["solved"] else _("未解决"))
     if data.get("rating"):
         lines.append(_("评分 %(r)s") % {"r": data["rating"]})
-    if data.get("new_deadline"):
-        try:
-            when = timezone.localtime(dt.datetime.fromisoformat(data["new_deadline"]))
-            lines.append(_("延至 %(d)s") % {"d": when.strftime("%Y-%m-%d %H:%M")})
-        except (TypeError, ValueError):
-            pass
-    if data.get("deadline_before") and data.get("deadline"):
-        try:
-            when = timezone.localtime(dt.datetime.fromisoformat(data["deadline"]))
-            lines.append(_("重新计算办理期限:%(d)s") % {"d": when.strftime("%Y-%m-%d %H:%M")})
-        except (TypeError, ValueError):
-            pass
+    for key, words in (("new_deadline", _("延至 %(d)s")), ("deadline", _("重新计算办理期限:%(d)s"))):
+        try:  # an extension's date, or a 重办's new deadline (its data also keeps the old one)
+            when = timezone.localtime(dt.datetime.fromisoformat(data[key]))
+        except (KeyError, TypeError, ValueError):
+            continue
+        lines.append(words % {"d": when.strftime("%Y-%m-%d %H:%M")})
     if data.get("primary"):
         lines.append(_("主工单 %(c)s") % {"c": data["primary"]})
     if data.get("owner"):
@@ -370,10 +364,8 @@ def _detail_context(request, case: Case, *, bound: dict | None = None, open_step
             continue
         form = bound.get(spec.slug) if bound else None
         steps.append({"spec": spec, "form": form or spec.form(case=case, user=user)})
-    # What staff wrote in (the case's text, notes, results) may hold a phone or ID number: masked
-    # for whoever sees the requester masked (a provider, a 网格员), as the requester is.
     may_reveal = permissions.may_reveal(user, case)
-    text = (lambda words: words or "") if may_reveal else mask_text
+    text = permissions.written_text(user, case)
     timeline = [{"event": e, "note": text(e.note), "details": event_details(e)}
                 for e in case.events.select_related("actor").prefetch_related("attachments")]
     attachments = list(case.attachments.all())
@@ -594,9 +586,7 @@ def supervision(request):
             owners.append({"person": person, **row, "cases": cases})
     def rows(cases):  # each case's own badges (the page's "overdue" is a list, not a flag)
         return [{"case": c, "overdue": c.is_overdue(now), "due_soon": c.is_due_soon(now),
-                 # the 督办要求 as the case page shows it: masked for whoever sees the requester masked
-                 "note": (c.supervision_note if permissions.may_reveal(user, c)
-                          else mask_text(c.supervision_note))} for c in cases]
+                 "note": permissions.written_text(user, c)(c.supervision_note)} for c in cases]
 
     context = {
         "supervised": rows(supervised), "overdue": rows(overdue), "owners": owners, "now": now,
